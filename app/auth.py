@@ -1,0 +1,44 @@
+"""HTTP Basic credentials, compared in constant time."""
+
+import base64
+import binascii
+import hmac
+
+from fastapi import Request
+from pydantic import SecretStr
+
+from app.exceptions import CredentialsInvalid, CredentialsMissing
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """The (user, password) of an `Authorization: Basic` header, or None if absent."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return ("", "")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+def check_basic(
+    request: Request, key: SecretStr, secret: SecretStr, realm: str
+) -> None:
+    credentials = basic_credentials(request)
+    if credentials is None:
+        raise CredentialsMissing("Authorization header is missing", realm=realm)
+    # Both comparisons always run, so the time taken says nothing about
+    # which half was wrong.
+    key_ok = _equal(credentials[0], key)
+    secret_ok = _equal(credentials[1], secret)
+    if not (key_ok and secret_ok):
+        raise CredentialsInvalid("Credentials are invalid")
+
+
+def _equal(given: str, expected: SecretStr) -> bool:
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())

@@ -1,0 +1,85 @@
+"""The `recloop` command."""
+
+import asyncio
+import os
+import signal
+
+import click
+import uvicorn
+
+from app.config import Settings, UnsafeSettings
+from app.logging import configure_logging
+from app.migrations import upgrade_to_head
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.check_production_safety()
+    except (UnsafeSettings, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """recloop: mParticle events in, fresh product recommendations out."""
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database to the latest schema."""
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.json_logs)
+    upgrade_to_head(settings.database_url)
+    click.echo("database is at the latest schema")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Run the job worker in this process (off for API-only replicas).",
+)
+def serve(host: str, port: int, worker: bool) -> None:
+    """Apply migrations, then serve the API (and run the worker)."""
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.json_logs)
+    upgrade_to_head(settings.database_url)
+    if not worker:
+        os.environ["RECLOOP_WORKER_ENABLED"] = "false"
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@main.command("worker")
+def run_worker() -> None:
+    """Run a job worker alone, for deployments with several."""
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.json_logs)
+    upgrade_to_head(settings.database_url)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    from app.runtime import Runtime
+
+    runtime = Runtime(settings, run_worker=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    await stop.wait()
+    await runtime.stop()

@@ -1,0 +1,170 @@
+"""Settings, read from the environment with the prefix ``RECLOOP_``."""
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The actions mParticle spells in `product_action.action`. Anything else is a
+# typo on the sender's side (`remove_from_wishlist` is the classic one) and is
+# refused rather than silently dropped.
+PRODUCT_ACTIONS = frozenset(
+    {
+        "add_to_cart",
+        "remove_from_cart",
+        "checkout",
+        "checkout_option",
+        "click",
+        "view_detail",
+        "purchase",
+        "refund",
+        "add_to_wishlist",
+        "remove_from_wish_list",
+        "unknown",
+    }
+)
+
+DEFAULT_EVENT_WEIGHTS = {
+    "purchase": 4.0,
+    "add_to_cart": 2.0,
+    "add_to_wishlist": 1.5,
+    "view_detail": 1.0,
+}
+
+# Values people paste from examples; refused as secrets in production.
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "test"})
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class RecommenderKind(StrEnum):
+    embedded = "embedded"
+    personalize = "personalize"
+
+
+class UnsafeSettings(ValueError):
+    """Raised when the production environment is configured unsafely."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECLOOP_", env_file=".env", extra="ignore"
+    )
+
+    env: Environment = Environment.development
+    database_url: str = "sqlite:///recloop.db"
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    ingest_key: SecretStr | None = None
+    ingest_secret: SecretStr | None = None
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_bulk_batches: int = Field(default=100, ge=1)
+    interaction_actions: Annotated[list[str], NoDecode] = Field(
+        default=["view_detail", "add_to_cart", "add_to_wishlist", "purchase"]
+    )
+    event_weights: dict[str, float] = Field(default=DEFAULT_EVENT_WEIGHTS)
+
+    recommender: RecommenderKind = RecommenderKind.embedded
+    recs_count: int = Field(default=5, ge=1, le=100)
+    recs_max_age_seconds: int = Field(default=60, ge=0)
+    retrain_min_interval_seconds: float = Field(default=1.0, gt=0)
+
+    mparticle_api_key: SecretStr | None = None
+    mparticle_api_secret: SecretStr | None = None
+    mparticle_base_url: str = "https://s2s.mparticle.com/v2"
+    mparticle_environment: Literal["production", "development"] = "development"
+    mparticle_timeout_seconds: float = Field(default=10.0, gt=0)
+    writeback_attribute: str = Field(default="product_recs", min_length=1)
+    writeback_event_name: str = Field(default="recloop_recommendations", min_length=1)
+
+    personalize_tracking_id: str | None = None
+    personalize_campaign_arn: str | None = None
+    personalize_filter_arn: str | None = None
+    personalize_events_endpoint_url: str | None = None
+    personalize_runtime_endpoint_url: str | None = None
+
+    worker_enabled: bool = True
+    worker_poll_seconds: float = Field(default=0.2, gt=0)
+    worker_batch_size: int = Field(default=20, ge=1, le=100)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_max_attempts: int = Field(default=8, ge=1)
+    job_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    job_backoff_max_seconds: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: dict) -> dict:
+        if isinstance(data, dict) and "interaction_actions" in data:
+            data["interaction_actions"] = _split_csv(data["interaction_actions"])
+        return data
+
+    @model_validator(mode="after")
+    def _check_values(self) -> "Settings":
+        unknown = sorted(set(self.interaction_actions) - PRODUCT_ACTIONS)
+        if unknown:
+            raise ValueError(
+                f"RECLOOP_INTERACTION_ACTIONS has unknown product actions {unknown}"
+            )
+        negative = sorted(k for k, v in self.event_weights.items() if v <= 0)
+        if negative:
+            raise ValueError(f"RECLOOP_EVENT_WEIGHTS must be positive for {negative}")
+        return self
+
+    @property
+    def ingest_auth_enabled(self) -> bool:
+        return self.ingest_key is not None and self.ingest_secret is not None
+
+    @property
+    def writeback_enabled(self) -> bool:
+        return (
+            self.mparticle_api_key is not None and self.mparticle_api_secret is not None
+        )
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_json is not None:
+            return self.log_json
+        return self.env is Environment.production
+
+    def weight_of(self, event_type: str) -> float:
+        return self.event_weights.get(event_type, 1.0)
+
+    def check_production_safety(self) -> None:
+        """Refuse settings that are fine on a laptop and unsafe in production."""
+        if self.env is not Environment.production:
+            return
+        for name in ("ingest_key", "ingest_secret"):
+            _require_secret(name, getattr(self, name))
+        if self.writeback_enabled:
+            for name in ("mparticle_api_key", "mparticle_api_secret"):
+                _require_secret(name, getattr(self, name))
+        if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
+            raise UnsafeSettings(
+                "RECLOOP_DATABASE_URL is an in-memory SQLite database, "
+                "which loses every batch on restart"
+            )
+
+
+def _require_secret(name: str, value: SecretStr | None) -> None:
+    env_name = f"RECLOOP_{name.upper()}"
+    if value is None or not value.get_secret_value():
+        raise UnsafeSettings(f"{env_name} must be set in production")
+    if value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+        raise UnsafeSettings(f"{env_name} is a placeholder value; set a real secret")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

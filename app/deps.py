@@ -1,0 +1,38 @@
+"""Request dependencies: what the lifespan built, reached from a route."""
+
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+
+from app.auth import check_basic
+from app.config import Settings
+from app.db import Database
+from app.recs.service import RecsService
+
+log = structlog.get_logger(__name__)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def get_recs_service(request: Request) -> RecsService:
+    return request.app.state.recs
+
+
+def require_ingest_credentials(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.ingest_key is None or settings.ingest_secret is None:
+        return
+    check_basic(request, settings.ingest_key, settings.ingest_secret, realm="ingest")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+RecsServiceDep = Annotated[RecsService, Depends(get_recs_service)]
+IngestAuth = Depends(require_ingest_credentials)

@@ -1,0 +1,115 @@
+import time
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request, status
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from app.deps import DatabaseDep, IngestAuth, SettingsDep
+from app.exceptions import BadRequest, ServiceUnavailable, TooManyBatches
+from app.ingest import examples
+from app.ingest.body import read_json
+from app.ingest.parsing import parse_batch, parse_batches
+from app.ingest.schemas import IngestSummary
+from app.ingest.service import store_batches
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(tags=["ingest"], dependencies=[IngestAuth])
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed JSON, or a required field is missing."},
+    401: {"description": "No credentials."},
+    403: {"description": "Wrong credentials."},
+    413: {"description": "Body over the size limit (256 KB by default)."},
+    415: {"description": "Content-Type is not JSON."},
+    422: {"description": "A value is out of range (an MPID beyond 64 bits, say)."},
+}
+
+
+@router.post(
+    "/webhooks/mparticle",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=ERROR_RESPONSES,
+    openapi_extra=examples.request_body("Batch", examples.WEBHOOK, one_or_many=True),
+)
+async def receive_webhook(
+    request: Request, settings: SettingsDep, database: DatabaseDep
+) -> IngestSummary:
+    """Take one batch or an array of batches from mParticle's webhook output."""
+    payload = await read_json(request, settings.max_body_bytes)
+    bulk = isinstance(payload, list)
+    raw_batches = payload if bulk else [payload]
+    return await _ingest(raw_batches, "webhook", settings, database, bulk=bulk)
+
+
+@router.post(
+    "/v2/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=ERROR_RESPONSES,
+    openapi_extra=examples.request_body("Batch", examples.EVENTS_API),
+)
+async def receive_events(
+    request: Request, settings: SettingsDep, database: DatabaseDep
+) -> IngestSummary:
+    """Take one batch in the mParticle Events API's shape (mParticle server SDKs)."""
+    payload = await read_json(request, settings.max_body_bytes)
+    if not isinstance(payload, dict):
+        raise BadRequest("body: /v2/events takes one batch object; use /v2/bulkevents")
+    return await _ingest([payload], "events_api", settings, database, bulk=False)
+
+
+@router.post(
+    "/v2/bulkevents",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=ERROR_RESPONSES,
+    openapi_extra=examples.request_body("Batch", [examples.EVENTS_API], many=True),
+)
+async def receive_bulk_events(
+    request: Request, settings: SettingsDep, database: DatabaseDep
+) -> IngestSummary:
+    """Take an array of up to 100 batches in the mParticle Events API's shape."""
+    payload = await read_json(request, settings.max_body_bytes)
+    if not isinstance(payload, list):
+        raise BadRequest("body: /v2/bulkevents takes a JSON array of batches")
+    return await _ingest(payload, "events_api", settings, database, bulk=True)
+
+
+async def _ingest(
+    raw_batches: list[Any],
+    source: str,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    *,
+    bulk: bool,
+) -> IngestSummary:
+    if len(raw_batches) > settings.max_bulk_batches:
+        raise TooManyBatches(
+            f"body: {len(raw_batches)} batches; at most "
+            f"{settings.max_bulk_batches} are allowed per request"
+        )
+    received_at_ms = int(time.time() * 1000)
+    actions = frozenset(settings.interaction_actions)
+    if bulk:
+        parsed = parse_batches(
+            raw_batches, actions=actions, received_at_ms=received_at_ms
+        )
+    else:
+        parsed = [
+            parse_batch(raw_batches[0], actions=actions, received_at_ms=received_at_ms)
+        ]
+    try:
+        async with database.write() as session:
+            summary = await store_batches(session, parsed, source)
+    except (OperationalError, InterfaceError, OSError) as exc:
+        # Nothing was committed: the sender must retry, and will on a 503.
+        log.warning("ingest.store_failed", source=source, error=type(exc).__name__)
+        raise ServiceUnavailable("Storage is unavailable; retry later") from None
+    log.debug(
+        "ingest.batches_stored",
+        source=source,
+        batches=summary.batches,
+        interactions=summary.interactions,
+        duplicates=summary.duplicates,
+    )
+    return summary

@@ -1,0 +1,158 @@
+"""mParticle batches as recloop reads them.
+
+Lenient where mParticle varies (unknown fields and event types pass, both
+forms of ``user_identities``), strict where it matters: the MPID, the event
+envelope and the spelling of product actions.
+"""
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from app.config import PRODUCT_ACTIONS
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def parse_mpid(value: Any) -> int:
+    """An MPID is a signed 64-bit integer, sent as a JSON number or a decimal string.
+
+    It never passes through a float: values above 2**53 would silently change.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError(
+            "mpid_type",
+            "must be an integer or a decimal string, not {kind}",
+            {"kind": type(value).__name__},
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 20:
+            raise PydanticCustomError(
+                "mpid_type", '"{value}" is not a decimal integer', {"value": value[:40]}
+            )
+        value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise PydanticCustomError(
+            "mpid_range", "{value} is outside the signed 64-bit range", {"value": value}
+        )
+    return value
+
+
+def _id_string(value: Any) -> Any:
+    """Product and message ids arrive as strings or numbers; store one form."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def _empty_if_null(value: Any) -> Any:
+    return [] if value is None else value
+
+
+MpId = Annotated[int, BeforeValidator(parse_mpid)]
+IdString = Annotated[str, BeforeValidator(_id_string)]
+ProductActionName = Literal[tuple(sorted(PRODUCT_ACTIONS))]  # type: ignore[valid-type]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Product(_Lenient):
+    id: Annotated[IdString, Field(max_length=256)] | None = None
+    name: str | None = None
+    category: str | None = None
+
+
+class ProductAction(_Lenient):
+    action: ProductActionName
+    transaction_id: IdString | None = None
+    products: Annotated[list[Product], BeforeValidator(_empty_if_null)] = []
+
+
+class ProductImpression(_Lenient):
+    product_impression_list: str | None = None
+    products: Annotated[list[Product], BeforeValidator(_empty_if_null)] = []
+
+
+class EventData(_Lenient):
+    """The fields of an event's ``data`` that recloop reads; the rest stays raw."""
+
+    timestamp_unixtime_ms: int | None = None
+    message_id: IdString | None = None
+    source_message_id: IdString | None = None
+    event_id: IdString | None = None
+    session_id: Annotated[IdString, Field(max_length=256)] | None = None
+    session_uuid: Annotated[str, Field(max_length=256)] | None = None
+
+
+class CommerceEventData(EventData):
+    product_action: ProductAction | None = None
+    product_impressions: Annotated[
+        list[ProductImpression], BeforeValidator(_empty_if_null)
+    ] = []
+
+
+class Event(_Lenient):
+    event_type: Annotated[str, Field(min_length=1)]
+    data: dict[str, Any]
+
+
+class UserIdentity(_Lenient):
+    identity_type: str
+    identity: IdString | None = None
+
+
+class Batch(_Lenient):
+    """One batch: one user's events. Outbound (webhook) and inbound (Events API)."""
+
+    events: Annotated[list[Event], BeforeValidator(_empty_if_null)] = []
+    mpid: MpId | None = None
+    environment: Literal["production", "development"] | None = None
+    batch_id: IdString | None = None
+    source_request_id: IdString | None = None
+    timestamp_unixtime_ms: int | None = None
+    user_identities: dict[str, Any] | list[UserIdentity] | None = None
+    user_attributes: dict[str, Any] | None = None
+
+
+class IngestSummary(BaseModel):
+    batches: int = Field(description="Batches newly stored by this request.")
+    interactions: int = Field(description="Interactions newly stored.")
+    duplicates: int = Field(
+        description="Batches and events skipped because they were already stored."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"batches": 1, "interactions": 2, "duplicates": 0}]
+        }
+    )
+
+
+def normalized_identities(batch: Batch) -> dict[str, str]:
+    """Both forms of ``user_identities`` as one map, ``customerid`` as ``customer_id``.
+
+    The Events API documents an object keyed by identity type; the outbound
+    format sends a list of ``{identity_type, identity}``; the official Python
+    SDK spells the customer id key ``customerid``.
+    """
+    raw = batch.user_identities
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        pairs = [(item.identity_type, item.identity) for item in raw]
+    else:
+        pairs = list(raw.items())
+    return {
+        ("customer_id" if key == "customerid" else key): str(value)
+        for key, value in pairs
+        if value is not None
+    }

@@ -1,0 +1,9 @@
+"""ORM tables, one module each. Importing this package registers them all."""
+
+from app.models.base import Base
+from app.models.batch import Batch
+from app.models.interaction import Interaction
+from app.models.job import Job, JobStatus
+from app.models.recommendation import CachedRecommendation
+
+__all__ = ["Base", "Batch", "CachedRecommendation", "Interaction", "Job", "JobStatus"]

@@ -1,0 +1,58 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import TypeAdapter, ValidationError
+
+from app.deps import RecsServiceDep, SettingsDep
+from app.exceptions import ValueOutOfRange
+from app.ingest.schemas import MpId
+from app.recs.schemas import RecommendedItem, UserRecommendations
+
+router = APIRouter(tags=["recommendations"])
+
+_MPID = TypeAdapter(MpId)
+
+
+def parse_mpid_or_raise(value: str) -> int:
+    try:
+        return _MPID.validate_python(value)
+    except ValidationError as exc:
+        raise ValueOutOfRange(f"mpid: {exc.errors()[0]['msg']}") from None
+
+
+@router.get(
+    "/users/{mpid}/recs",
+    responses={
+        304: {"description": "Not modified: the list matches `If-None-Match`."},
+        422: {
+            "description": "The MPID is not a signed 64-bit integer, or n is out of range"
+        },
+    },
+)
+async def get_user_recommendations(
+    request: Request,
+    response: Response,
+    recs: RecsServiceDep,
+    settings: SettingsDep,
+    mpid: Annotated[str, Path(description="The user's MPID, a signed 64-bit integer.")],
+    n: Annotated[int, Query(ge=1, le=100, description="How many items.")] = 5,
+) -> UserRecommendations:
+    """A user's top-n recommendations from the cache; popular items for unknown users."""
+    served = await recs.for_user(parse_mpid_or_raise(mpid), n)
+    etag = f'"{served.recommendation_id}-{n}"'
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = f"max-age={settings.recs_max_age_seconds}"
+    if etag in _if_none_match(request):
+        return Response(status_code=304, headers=dict(response.headers))  # type: ignore[return-value]
+    return UserRecommendations(
+        mpid=str(served.mpid),
+        items=[RecommendedItem(item_id=i.item_id, score=i.score) for i in served.items],
+        recommendation_id=served.recommendation_id,
+        source=served.source,  # type: ignore[arg-type]
+        generated_at=served.generated_at,
+    )
+
+
+def _if_none_match(request: Request) -> set[str]:
+    header = request.headers.get("if-none-match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

@@ -1,0 +1,51 @@
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import upsert
+from app.models import CachedRecommendation, Interaction
+from app.recommenders.base import HistoryEvent
+
+# A user's most recent interactions are what a list is folded from; older
+# ones matter little and would make a heavy user's request slow.
+HISTORY_LIMIT = 200
+
+
+async def user_history(
+    session: AsyncSession, mpid: int, limit: int = HISTORY_LIMIT
+) -> list[HistoryEvent]:
+    """The user's interactions, most recent first."""
+    result = await session.execute(
+        select(
+            Interaction.item_id,
+            Interaction.event_type,
+            Interaction.occurred_at_ms,
+            Interaction.session_id,
+            Interaction.key,
+        )
+        .where(Interaction.mpid == mpid)
+        .order_by(Interaction.occurred_at_ms.desc(), Interaction.id.desc())
+        .limit(limit)
+    )
+    return [HistoryEvent(*row) for row in result.all()]
+
+
+async def purchased_items(session: AsyncSession, mpid: int) -> set[str]:
+    result = await session.scalars(
+        select(Interaction.item_id)
+        .where(Interaction.mpid == mpid, Interaction.event_type == "purchase")
+        .distinct()
+    )
+    return set(result)
+
+
+async def cached(session: AsyncSession, mpid: int) -> CachedRecommendation | None:
+    return await session.get(CachedRecommendation, mpid)
+
+
+async def insert_if_absent(session: AsyncSession, row: dict[str, object]) -> None:
+    """Cache a list computed on a miss, unless the worker cached one meanwhile."""
+    await session.execute(
+        upsert(session, CachedRecommendation)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["mpid"])
+    )

@@ -1,0 +1,121 @@
+"""Users' recommendations: computed by the recommender, cached one row per user."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from app.config import Settings
+from app.db import Database
+from app.models import CachedRecommendation
+from app.models.base import utcnow
+from app.recommenders.base import RecommendationList, Recommender, ScoredItem
+from app.recs import repository
+from app.worker import queue
+from app.worker.kinds import SYNC
+
+log = structlog.get_logger(__name__)
+
+# Names uuid5 ids of lists that are not cached, so the same list always has
+# the same id (and ETag) until it changes.
+UNCACHED_LIST_NAMESPACE = uuid.UUID("5f0e6a52-8c1e-4f43-9d0b-6f3b1c2a7e10")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedList:
+    mpid: int
+    items: list[ScoredItem]
+    recommendation_id: str
+    source: str
+    generated_at: datetime
+
+
+class RecsService:
+    def __init__(
+        self, database: Database, recommender: Recommender, settings: Settings
+    ) -> None:
+        self._database = database
+        self._recommender = recommender
+        self._settings = settings
+
+    async def for_user(self, mpid: int, n: int) -> ServedList:
+        """The cached list when it answers `n`; otherwise computed once."""
+        async with self._database.read() as session:
+            row = await repository.cached(session, mpid)
+        # The cache holds the top `recs_count`; a shorter cached list is all
+        # there is to recommend, so it answers any n up to recs_count too.
+        if row is not None and (n <= len(row.items) or n <= self._settings.recs_count):
+            return _from_row(row, n)
+        async with self._database.read() as session:
+            history = await repository.user_history(session, mpid)
+        if not history:
+            return _uncached(mpid, await self._recommender.popular(n))
+        size = max(n, self._settings.recs_count)
+        computed = await self._recommender.recommend(mpid, history, size)
+        if row is not None:
+            return _uncached(mpid, computed, n)
+        return _from_row(await self._cache_computed(mpid, computed), n)
+
+    async def refresh(self, mpid: int) -> bool:
+        """Recompute a user's list and cache it; True when the list changed."""
+        async with self._database.read() as session:
+            history = await repository.user_history(session, mpid)
+        computed = await self._recommender.recommend(
+            mpid, history, self._settings.recs_count
+        )
+        new_ids = [item.item_id for item in computed.items]
+        async with self._database.write() as session:
+            row = await repository.cached(session, mpid)
+            if row is not None and [item["item_id"] for item in row.items] == new_ids:
+                return False
+            values = _row(mpid, computed)
+            if row is None:
+                await repository.insert_if_absent(session, values)
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+            if self._settings.writeback_enabled:
+                await queue.enqueue(session, SYNC, [str(mpid)])
+        log.debug(
+            "recs.refreshed", mpid=str(mpid), source=computed.source, items=len(new_ids)
+        )
+        return True
+
+    async def _cache_computed(
+        self, mpid: int, computed: RecommendationList
+    ) -> CachedRecommendation:
+        async with self._database.write() as session:
+            await repository.insert_if_absent(session, _row(mpid, computed))
+            row = await repository.cached(session, mpid)
+        if row is None:
+            raise LookupError(f"recommendations for {mpid} vanished while cached")
+        return row
+
+
+def _from_row(row: CachedRecommendation, n: int) -> ServedList:
+    items = [ScoredItem(**item) for item in row.items[:n]]
+    return ServedList(
+        row.mpid, items, row.recommendation_id, row.source, row.generated_at
+    )
+
+
+def _row(mpid: int, computed: RecommendationList) -> dict[str, object]:
+    return {
+        "mpid": mpid,
+        "items": [{"item_id": i.item_id, "score": i.score} for i in computed.items],
+        "recommendation_id": computed.recommendation_id or str(uuid.uuid4()),
+        "source": computed.source,
+        "generated_at": utcnow(),
+    }
+
+
+def _uncached(
+    mpid: int, computed: RecommendationList, n: int | None = None
+) -> ServedList:
+    items = computed.items[:n] if n is not None else computed.items
+    content = computed.source + "|" + "|".join(item.item_id for item in items)
+    recommendation_id = computed.recommendation_id or str(
+        uuid.uuid5(UNCACHED_LIST_NAMESPACE, content)
+    )
+    return ServedList(mpid, items, recommendation_id, computed.source, utcnow())

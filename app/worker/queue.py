@@ -1,0 +1,189 @@
+"""The job queue: a table, claimed under a lease, retried with backoff.
+
+A job is identified by (kind, key), e.g. ("refresh", "<mpid>"). At most one
+live job exists per pair, which coalesces a burst of a user's events into
+one refresh; work that arrives while the job runs marks it to run again.
+Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so concurrent workers
+never take the same job; SQLite has one writer at a time and needs no lock.
+"""
+
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import upsert
+from app.models import Job, JobStatus
+from app.models.base import utcnow
+from app.models.job import LIVE_JOB
+
+# Longer messages are cut: the last error is for a person reading it.
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    key: str
+    attempts: int
+    claim: str
+
+
+async def enqueue(session: AsyncSession, kind: str, keys: Iterable[str]) -> None:
+    """Make sure a live job exists for each key; mark running ones to run again."""
+    now = utcnow()
+    # Sorted so that concurrent transactions lock job rows in the same order.
+    rows = [_new_job(kind, key, now) for key in sorted(set(keys))]
+    if not rows:
+        return
+    statement = upsert(session, Job).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        index_where=LIVE_JOB,
+        set_={"rerun": True, "updated_at": now},
+        where=Job.status == JobStatus.running,
+    )
+    await session.execute(statement)
+
+
+def _new_job(kind: str, key: str, now: datetime) -> dict[str, object]:
+    return {
+        "kind": kind,
+        "key": key,
+        "status": JobStatus.pending,
+        "rerun": False,
+        "attempts": 0,
+        "run_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def claim(
+    session: AsyncSession, worker_id: str, limit: int, lease_seconds: float
+) -> list[ClaimedJob]:
+    """Take up to `limit` due jobs, including running ones whose lease expired."""
+    now = utcnow()
+    claim_token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
+    due = (
+        select(Job.id)
+        .where(
+            or_(
+                (Job.status == JobStatus.pending) & (Job.run_at <= now),
+                (Job.status == JobStatus.running) & (Job.lease_expires_at < now),
+            )
+        )
+        .order_by(Job.run_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Job)
+        .where(Job.id.in_(due.scalar_subquery()))
+        .values(
+            status=JobStatus.running,
+            attempts=Job.attempts + 1,
+            rerun=False,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            locked_by=claim_token,
+            updated_at=now,
+        )
+        .returning(Job.id, Job.kind, Job.key, Job.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return [ClaimedJob(*row, claim=claim_token) for row in result.all()]
+
+
+async def complete(session: AsyncSession, job: ClaimedJob) -> None:
+    """Finish a job, or run it again if new work for its key arrived meanwhile."""
+    finished = await session.execute(
+        delete(Job).where(_held(job), Job.rerun.is_(False))
+    )
+    if finished.rowcount:
+        return
+    await session.execute(
+        update(Job)
+        .where(_held(job))
+        .values(
+            status=JobStatus.pending,
+            rerun=False,
+            attempts=0,
+            run_at=utcnow(),
+            lease_expires_at=None,
+            locked_by=None,
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def retry_later(
+    session: AsyncSession, job: ClaimedJob, error: str, delay_seconds: float
+) -> None:
+    now = utcnow()
+    await session.execute(
+        update(Job)
+        .where(_held(job))
+        .values(
+            status=JobStatus.pending,
+            run_at=now + timedelta(seconds=delay_seconds),
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=error[:MAX_ERROR_CHARS],
+            updated_at=now,
+        )
+    )
+
+
+async def bury(session: AsyncSession, job: ClaimedJob, error: str) -> None:
+    """Leave a job dead with its last error, for a person to inspect or replay."""
+    await session.execute(
+        update(Job)
+        .where(_held(job))
+        .values(
+            status=JobStatus.dead,
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=error[:MAX_ERROR_CHARS],
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def release(session: AsyncSession, job: ClaimedJob) -> None:
+    """Hand back a job that was claimed but not started, without using an attempt."""
+    await session.execute(
+        update(Job)
+        .where(_held(job))
+        .values(
+            status=JobStatus.pending,
+            attempts=Job.attempts - 1,
+            lease_expires_at=None,
+            locked_by=None,
+            updated_at=utcnow(),
+        )
+    )
+
+
+def _held(job: ClaimedJob):
+    # A worker whose lease expired may finish late; matching the claim token
+    # keeps it from touching a job another worker has since taken over.
+    return (Job.id == job.id) & (Job.locked_by == job.claim)
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: half fixed, half random, so retries spread."""
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - not security
+
+
+async def queue_depth(session: AsyncSession) -> dict[str, int]:
+    result = await session.execute(
+        select(Job.status, func.count()).group_by(Job.status)
+    )
+    return dict(result.all())

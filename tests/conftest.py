@@ -1,0 +1,136 @@
+"""Shared fixtures: a real database (SQLite or PostgreSQL), migrated by Alembic.
+
+Set RECLOOP_TEST_DATABASE_URL to a PostgreSQL server URL to run the suite on
+PostgreSQL; a fresh database is created on it for the run and dropped after.
+Without it, the suite runs on a SQLite file in a temporary directory.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from app.config import Settings
+from app.db import Database, create_engine
+from app.main import create_app
+from app.migrations import upgrade_to_head
+from app.models import Base
+
+INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server_url = os.environ.get("RECLOOP_TEST_DATABASE_URL")
+    if not server_url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'recloop.db'}"
+        upgrade_to_head(url)
+        yield url
+        return
+    name = f"recloop_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        asyncio.run(_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database.from_url(database_url)
+    await _empty_tables(db)
+    yield db
+    await db.dispose()
+
+
+async def _empty_tables(db: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as connection:
+        if db.is_postgresql:
+            await connection.execute(
+                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            )
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - table names from our metadata
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "ingest_key": INGEST_AUTH[0],
+            "ingest_secret": INGEST_AUTH[1],
+            "worker_enabled": False,
+            "retrain_min_interval_seconds": 3600,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+class RunningApp:
+    """The app with its lifespan running, and an HTTP client for it."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def run_jobs(self) -> int:
+        """Run the worker until no job is due; returns how many were handled."""
+        handled = 0
+        while count := await self.runtime.worker.run_once():
+            handled += count
+        return handled
+
+    async def retrain(self) -> None:
+        await self.runtime.recommender.retrain()
+
+
+@pytest.fixture
+async def start_app(
+    database: Database, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Callable[..., Any]]:
+    started: list[Any] = []
+
+    async def start(**overrides: Any) -> RunningApp:
+        app = create_app(make_settings(**overrides))
+        context = app.router.lifespan_context(app)
+        await context.__aenter__()
+        started.append(context)
+        transport = httpx.ASGITransport(app=app)
+        client = httpx.AsyncClient(
+            transport=transport, base_url="http://recloop.test", auth=INGEST_AUTH
+        )
+        return RunningApp(app, client)
+
+    yield start
+    for context in reversed(started):
+        await context.__aexit__(None, None, None)
