@@ -62,11 +62,13 @@ class Settings(BaseSettings):
         env_prefix="RECLOOP_", env_file=".env", extra="ignore"
     )
 
+    # Process
     env: Environment = Environment.development
     database_url: str = "sqlite:///recloop.db"
     log_level: str = "INFO"
     log_json: bool | None = None
 
+    # Ingest
     ingest_key: SecretStr | None = None
     ingest_secret: SecretStr | None = None
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -75,12 +77,15 @@ class Settings(BaseSettings):
         default=["view_detail", "add_to_cart", "add_to_wishlist", "purchase"]
     )
     event_weights: dict[str, float] = Field(default=DEFAULT_EVENT_WEIGHTS)
+    recommendation_id_attribute: str = Field(default="recommendation_id", min_length=1)
 
+    # Recommendations
     recommender: RecommenderKind = RecommenderKind.embedded
     recs_count: int = Field(default=5, ge=1, le=100)
     recs_max_age_seconds: int = Field(default=60, ge=0)
     retrain_min_interval_seconds: float = Field(default=1.0, gt=0)
 
+    # Write-back to mParticle (off until the key and secret are set)
     mparticle_api_key: SecretStr | None = None
     mparticle_api_secret: SecretStr | None = None
     mparticle_base_url: str = "https://s2s.mparticle.com/v2"
@@ -89,12 +94,14 @@ class Settings(BaseSettings):
     writeback_attribute: str = Field(default="product_recs", min_length=1)
     writeback_event_name: str = Field(default="recloop_recommendations", min_length=1)
 
+    # Amazon Personalize
     personalize_tracking_id: str | None = None
     personalize_campaign_arn: str | None = None
     personalize_filter_arn: str | None = None
     personalize_events_endpoint_url: str | None = None
     personalize_runtime_endpoint_url: str | None = None
 
+    # Worker and job queue
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=100)

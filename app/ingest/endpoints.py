@@ -9,7 +9,7 @@ from app.deps import DatabaseDep, IngestAuth, SettingsDep
 from app.exceptions import BadRequest, ServiceUnavailable, TooManyBatches
 from app.ingest import examples
 from app.ingest.body import read_json
-from app.ingest.parsing import parse_batch, parse_batches
+from app.ingest.parsing import ParseOptions, parse_batch, parse_batches
 from app.ingest.schemas import IngestSummary
 from app.ingest.service import store_batches
 
@@ -88,16 +88,15 @@ async def _ingest(
             f"body: {len(raw_batches)} batches; at most "
             f"{settings.max_bulk_batches} are allowed per request"
         )
-    received_at_ms = int(time.time() * 1000)
-    actions = frozenset(settings.interaction_actions)
+    options = ParseOptions(
+        actions=frozenset(settings.interaction_actions),
+        received_at_ms=int(time.time() * 1000),
+        recommendation_attribute=settings.recommendation_id_attribute,
+    )
     if bulk:
-        parsed = parse_batches(
-            raw_batches, actions=actions, received_at_ms=received_at_ms
-        )
+        parsed = parse_batches(raw_batches, options)
     else:
-        parsed = [
-            parse_batch(raw_batches[0], actions=actions, received_at_ms=received_at_ms)
-        ]
+        parsed = [parse_batch(raw_batches[0], options)]
     try:
         async with database.write() as session:
             summary = await store_batches(session, parsed, source)

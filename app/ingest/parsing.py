@@ -14,6 +14,8 @@ from app.ingest.schemas import Batch, CommerceEventData, EventData
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+MAX_RECOMMENDATION_ID_CHARS = 64
+
 # Validation errors that mean the payload does not have the shape of a batch
 # (400, like mParticle) rather than a value outside what is allowed (422).
 _SHAPE_ERRORS = frozenset(
@@ -32,6 +34,17 @@ _SHAPE_ERRORS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """What turns events into interactions; fixed for one request."""
+
+    actions: frozenset[str]
+    received_at_ms: int
+    # The custom attribute (on the product, else on the event) in which an app
+    # passes back the recommendation_id of the list the user picked from.
+    recommendation_attribute: str = "recommendation_id"
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionRow:
     key: str
     event_key: str
@@ -40,6 +53,28 @@ class InteractionRow:
     event_type: str
     session_id: str | None
     occurred_at_ms: int
+    transaction_id: str | None = None
+    recommendation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImpressionRow:
+    """An item shown to the user in a product list, whether or not it was used."""
+
+    key: str
+    event_key: str
+    mpid: int
+    item_id: str
+    list_name: str | None
+    session_id: str | None
+    occurred_at_ms: int
+
+
+@dataclass(slots=True)
+class ParsedEvent:
+    key: str
+    interactions: list[InteractionRow] = field(default_factory=list)
+    impressions: list[ImpressionRow] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -48,32 +83,33 @@ class ParsedBatch:
     mpid: int | None
     payload: str
     event_count: int
-    # Every event's key, in order, with the interactions it produced.
-    events: list[tuple[str, list[InteractionRow]]] = field(default_factory=list)
+    events: list[ParsedEvent] = field(default_factory=list)
 
     @property
     def interactions(self) -> Iterator[InteractionRow]:
-        for _, rows in self.events:
-            yield from rows
+        for event in self.events:
+            yield from event.interactions
+
+    @property
+    def impressions(self) -> Iterator[ImpressionRow]:
+        for event in self.events:
+            yield from event.impressions
 
 
 def parse_batches(
-    raw_batches: Sequence[Any], *, actions: frozenset[str], received_at_ms: int
+    raw_batches: Sequence[Any], options: ParseOptions
 ) -> list[ParsedBatch]:
     """Validate every batch of a request before any is stored: all or nothing."""
     return [
-        parse_batch(raw, actions=actions, received_at_ms=received_at_ms, path=f"[{i}]")
-        for i, raw in enumerate(raw_batches)
+        parse_batch(raw, options, path=f"[{i}]") for i, raw in enumerate(raw_batches)
     ]
 
 
-def parse_batch(
-    raw: Any, *, actions: frozenset[str], received_at_ms: int, path: str = ""
-) -> ParsedBatch:
+def parse_batch(raw: Any, options: ParseOptions, path: str = "") -> ParsedBatch:
     if not isinstance(raw, dict):
         raise BadRequest(f"{path or 'body'}: a batch must be a JSON object")
     batch = _validate(Batch, raw, path)
-    batch_time_ms = batch.timestamp_unixtime_ms or received_at_ms
+    batch_time_ms = batch.timestamp_unixtime_ms or options.received_at_ms
     parsed = ParsedBatch(
         key=batch_key(batch, raw),
         mpid=batch.mpid,
@@ -81,50 +117,94 @@ def parse_batch(
         event_count=len(batch.events),
     )
     for index, event in enumerate(batch.events):
-        event_path = f"{path}.events[{index}]".lstrip(".")
+        context = _EventContext(
+            mpid=batch.mpid,
+            batch_time_ms=batch_time_ms,
+            options=options,
+            path=f"{path}.events[{index}]".lstrip("."),
+        )
         parsed.events.append(
-            _parse_event(
-                event.event_type,
-                raw["events"][index],
-                batch.mpid,
-                batch_time_ms,
-                actions,
-                event_path,
-            )
+            _parse_event(event.event_type, raw["events"][index], context)
         )
     return parsed
 
 
+@dataclass(frozen=True, slots=True)
+class _EventContext:
+    mpid: int | None
+    batch_time_ms: int
+    options: ParseOptions
+    path: str
+
+
 def _parse_event(
-    event_type: str,
-    raw_event: dict[str, Any],
-    mpid: int | None,
-    batch_time_ms: int,
-    actions: frozenset[str],
-    path: str,
-) -> tuple[str, list[InteractionRow]]:
+    event_type: str, raw_event: dict[str, Any], context: _EventContext
+) -> ParsedEvent:
     model = CommerceEventData if event_type == "commerce_event" else EventData
-    data = _validate(model, raw_event["data"], f"{path}.data")
-    key = event_key(data, mpid, raw_event)
-    if not isinstance(data, CommerceEventData) or mpid is None:
-        return key, []
+    data = _validate(model, raw_event["data"], f"{context.path}.data")
+    parsed = ParsedEvent(key=event_key(data, context.mpid, raw_event))
+    if isinstance(data, CommerceEventData) and context.mpid is not None:
+        parsed.interactions = _interactions(data, parsed.key, context.mpid, context)
+        parsed.impressions = _impressions(data, parsed.key, context.mpid, context)
+    return parsed
+
+
+def _interactions(
+    data: CommerceEventData, key: str, mpid: int, context: _EventContext
+) -> list[InteractionRow]:
     action = data.product_action
-    if action is None or action.action not in actions:
-        return key, []
-    rows = [
+    if action is None or action.action not in context.options.actions:
+        return []
+    attribute = context.options.recommendation_attribute
+    event_recommendation = _attribute(data.custom_attributes, attribute)
+    return [
         InteractionRow(
             key=f"{key}#{position}",
             event_key=key,
             mpid=mpid,
             item_id=product.id,
             event_type=action.action,
-            session_id=data.session_uuid or data.session_id,
-            occurred_at_ms=data.timestamp_unixtime_ms or batch_time_ms,
+            session_id=_session(data),
+            occurred_at_ms=data.timestamp_unixtime_ms or context.batch_time_ms,
+            transaction_id=action.transaction_id,
+            recommendation_id=_attribute(product.custom_attributes, attribute)
+            or event_recommendation,
         )
         for position, product in enumerate(action.products)
         if product.id
     ]
-    return key, rows
+
+
+def _impressions(
+    data: CommerceEventData, key: str, mpid: int, context: _EventContext
+) -> list[ImpressionRow]:
+    return [
+        ImpressionRow(
+            key=f"{key}#i{list_index}.{position}",
+            event_key=key,
+            mpid=mpid,
+            item_id=product.id,
+            list_name=impression.product_impression_list,
+            session_id=_session(data),
+            occurred_at_ms=data.timestamp_unixtime_ms or context.batch_time_ms,
+        )
+        for list_index, impression in enumerate(data.product_impressions)
+        for position, product in enumerate(impression.products)
+        if product.id
+    ]
+
+
+def _session(data: EventData) -> str | None:
+    return data.session_uuid or data.session_id
+
+
+def _attribute(attributes: dict[str, Any] | None, name: str) -> str | None:
+    value = (attributes or {}).get(name)
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    # A recommendation_id that does not fit its column cannot be one of ours.
+    return text if 0 < len(text) <= MAX_RECOMMENDATION_ID_CHARS else None
 
 
 def batch_key(batch: Batch, raw: dict[str, Any]) -> str:

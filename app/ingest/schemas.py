@@ -69,6 +69,7 @@ class Product(_Lenient):
     id: Annotated[IdString, Field(max_length=256)] | None = None
     name: str | None = None
     category: str | None = None
+    custom_attributes: dict[str, Any] | None = None
 
 
 class ProductAction(_Lenient):
@@ -91,6 +92,7 @@ class EventData(_Lenient):
     event_id: IdString | None = None
     session_id: Annotated[IdString, Field(max_length=256)] | None = None
     session_uuid: Annotated[str, Field(max_length=256)] | None = None
+    custom_attributes: dict[str, Any] | None = None
 
 
 class CommerceEventData(EventData):

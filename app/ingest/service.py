@@ -1,14 +1,17 @@
 """Storing batches: one transaction holds the batches, their interactions and
-the refresh jobs, so a 202 always means all three are durable."""
+impressions, and the refresh jobs, so a 202 always means all are durable."""
 
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import chunks, upsert
-from app.ingest.parsing import InteractionRow, ParsedBatch
+from app.ingest.parsing import ImpressionRow, InteractionRow, ParsedBatch
 from app.ingest.schemas import IngestSummary
-from app.models import Batch, Interaction
+from app.models import Batch, Impression, Interaction
 from app.models.base import utcnow
 from app.worker import queue
 from app.worker.kinds import REFRESH
@@ -16,26 +19,33 @@ from app.worker.kinds import REFRESH
 # Rows per INSERT: keeps every statement under SQLite's bound-parameter limit.
 INSERT_CHUNK_ROWS = 500
 
+Row = TypeVar("Row", InteractionRow, ImpressionRow)
+
 
 async def store_batches(
     session: AsyncSession, batches: Sequence[ParsedBatch], source: str
 ) -> IngestSummary:
+    now = utcnow()
     new_batches, duplicate_batches = _split_repeats(batches)
-    batch_ids = await _insert_batches(session, new_batches, source)
+    batch_ids = await _insert_batches(session, new_batches, source, now)
     stored = [batch for batch in new_batches if batch.key in batch_ids]
     duplicates = duplicate_batches + len(new_batches) - len(stored)
 
-    candidates = [
+    interactions = [
         (row, batch_ids[batch.key]) for batch in stored for row in batch.interactions
     ]
-    inserted = await _insert_interactions(session, candidates)
-    candidate_events = {row.event_key for row, _ in candidates}
-    inserted_events = {row.event_key for row in inserted}
-    duplicates += len(candidate_events - inserted_events)
+    impressions = [
+        (row, batch_ids[batch.key]) for batch in stored for row in batch.impressions
+    ]
+    new_interactions = await _insert_rows(session, Interaction, interactions, now)
+    new_impressions = await _insert_rows(session, Impression, impressions, now)
+    candidate_events = {row.event_key for row, _ in interactions + impressions}
+    new_events = {row.event_key for row in new_interactions + new_impressions}
+    duplicates += len(candidate_events - new_events)
 
-    await queue.enqueue(session, REFRESH, {str(row.mpid) for row in inserted})
+    await queue.enqueue(session, REFRESH, {str(row.mpid) for row in new_interactions})
     return IngestSummary(
-        batches=len(stored), interactions=len(inserted), duplicates=duplicates
+        batches=len(stored), interactions=len(new_interactions), duplicates=duplicates
     )
 
 
@@ -48,9 +58,8 @@ def _split_repeats(batches: Sequence[ParsedBatch]) -> tuple[list[ParsedBatch], i
 
 
 async def _insert_batches(
-    session: AsyncSession, batches: list[ParsedBatch], source: str
+    session: AsyncSession, batches: list[ParsedBatch], source: str, now: datetime
 ) -> dict[str, int]:
-    now = utcnow()
     ids: dict[str, int] = {}
     for chunk in chunks(batches, INSERT_CHUNK_ROWS):
         rows = [
@@ -74,32 +83,25 @@ async def _insert_batches(
     return ids
 
 
-async def _insert_interactions(
-    session: AsyncSession, candidates: list[tuple[InteractionRow, int]]
-) -> list[InteractionRow]:
+async def _insert_rows(
+    session: AsyncSession,
+    model: type[Interaction] | type[Impression],
+    candidates: list[tuple[Row, int]],
+    now: datetime,
+) -> list[Row]:
+    """Insert rows that are new by key; returns the ones actually inserted."""
     by_key = {row.key: row for row, _ in candidates}
-    now = utcnow()
-    inserted: list[InteractionRow] = []
+    inserted: list[Row] = []
     for chunk in chunks(candidates, INSERT_CHUNK_ROWS):
-        rows = [
-            {
-                "key": row.key,
-                "event_key": row.event_key,
-                "batch_id": batch_id,
-                "mpid": row.mpid,
-                "item_id": row.item_id,
-                "event_type": row.event_type,
-                "session_id": row.session_id,
-                "occurred_at_ms": row.occurred_at_ms,
-                "received_at": now,
-            }
+        values: list[dict[str, Any]] = [
+            {**asdict(row), "batch_id": batch_id, "received_at": now}
             for row, batch_id in chunk
         ]
         statement = (
-            upsert(session, Interaction)
-            .values(rows)
+            upsert(session, model)
+            .values(values)
             .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Interaction.key)
+            .returning(model.key)
         )
         keys = (await session.execute(statement)).scalars().all()
         inserted.extend(by_key[key] for key in keys)

@@ -2,8 +2,17 @@
 
 from app.models.base import Base
 from app.models.batch import Batch
+from app.models.impression import Impression
 from app.models.interaction import Interaction
 from app.models.job import Job, JobStatus
 from app.models.recommendation import CachedRecommendation
 
-__all__ = ["Base", "Batch", "CachedRecommendation", "Interaction", "Job", "JobStatus"]
+__all__ = [
+    "Base",
+    "Batch",
+    "CachedRecommendation",
+    "Impression",
+    "Interaction",
+    "Job",
+    "JobStatus",
+]

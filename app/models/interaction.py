@@ -26,3 +26,6 @@ class Interaction(Base):
     session_id: Mapped[str | None] = mapped_column(String(256))
     occurred_at_ms: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    transaction_id: Mapped[str | None] = mapped_column(String(256))
+    # The list the user picked this item from, when the app says so.
+    recommendation_id: Mapped[str | None] = mapped_column(String(64))

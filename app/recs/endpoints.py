@@ -24,9 +24,7 @@ def parse_mpid_or_raise(value: str) -> int:
     "/users/{mpid}/recs",
     responses={
         304: {"description": "Not modified: the list matches `If-None-Match`."},
-        422: {
-            "description": "The MPID is not a signed 64-bit integer, or n is out of range"
-        },
+        422: {"description": "MPID not a signed 64-bit integer, or n out of range."},
     },
 )
 async def get_user_recommendations(
@@ -37,7 +35,7 @@ async def get_user_recommendations(
     mpid: Annotated[str, Path(description="The user's MPID, a signed 64-bit integer.")],
     n: Annotated[int, Query(ge=1, le=100, description="How many items.")] = 5,
 ) -> UserRecommendations:
-    """A user's top-n recommendations from the cache; popular items for unknown users."""
+    """A user's top-n recommendations from the cache; popular items if unknown."""
     served = await recs.for_user(parse_mpid_or_raise(mpid), n)
     etag = f'"{served.recommendation_id}-{n}"'
     response.headers["ETag"] = etag

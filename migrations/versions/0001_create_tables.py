@@ -1,4 +1,4 @@
-"""Create every table: batches, interactions, jobs, recommendations.
+"""Create every table: batches, interactions, impressions, jobs, recommendations.
 
 Revision ID: 0001
 Revises:
@@ -48,6 +48,8 @@ def upgrade() -> None:
         sa.Column("session_id", sa.String(256), nullable=True),
         sa.Column("occurred_at_ms", sa.BigInteger(), nullable=False),
         sa.Column("received_at", TIMESTAMP, nullable=False),
+        sa.Column("transaction_id", sa.String(256), nullable=True),
+        sa.Column("recommendation_id", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(
             ["batch_id"],
             ["batches.id"],
@@ -61,6 +63,32 @@ def upgrade() -> None:
     op.create_index("ix_interactions_item_id", "interactions", ["item_id"])
     op.create_index(
         "ix_interactions_mpid_occurred", "interactions", ["mpid", "occurred_at_ms"]
+    )
+
+    op.create_table(
+        "impressions",
+        sa.Column("id", BIGINT_PK, primary_key=True),
+        sa.Column("key", sa.String(320), nullable=False),
+        sa.Column("event_key", sa.String(300), nullable=False),
+        sa.Column("batch_id", BIGINT_PK, nullable=True),
+        sa.Column("mpid", sa.BigInteger(), nullable=False),
+        sa.Column("item_id", sa.String(256), nullable=False),
+        sa.Column("list_name", sa.String(256), nullable=True),
+        sa.Column("session_id", sa.String(256), nullable=True),
+        sa.Column("occurred_at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("received_at", TIMESTAMP, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["batches.id"],
+            name="fk_impressions_batch_id_batches",
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_impressions"),
+        sa.UniqueConstraint("key", name="uq_impressions_key"),
+    )
+    op.create_index("ix_impressions_batch_id", "impressions", ["batch_id"])
+    op.create_index(
+        "ix_impressions_mpid_occurred", "impressions", ["mpid", "occurred_at_ms"]
     )
 
     op.create_table(
@@ -105,5 +133,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("recommendations")
     op.drop_table("jobs")
+    op.drop_table("impressions")
     op.drop_table("interactions")
     op.drop_table("batches")

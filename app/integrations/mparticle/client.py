@@ -23,7 +23,7 @@ class WritebackRejected(WritebackError):
 
 
 class WritebackUnavailable(WritebackError):
-    """mParticle cannot take the request now; retry, after `retry_after_seconds` if set."""
+    """mParticle cannot take the request now; retry (after `retry_after_seconds`)."""
 
     def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
         super().__init__(message)
