@@ -7,18 +7,16 @@ import signal
 import click
 import uvicorn
 
-from app.config import Settings, UnsafeSettings
+from app.config import InvalidSettings, Settings, load_settings
 from app.logging import configure_logging
 from app.migrations import upgrade_to_head
 
 
 def _settings() -> Settings:
     try:
-        settings = Settings()
-        settings.check_production_safety()
-    except (UnsafeSettings, ValueError) as exc:
+        return load_settings()
+    except InvalidSettings as exc:
         raise click.ClickException(str(exc)) from None
-    return settings
 
 
 @click.group()

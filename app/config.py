@@ -1,10 +1,9 @@
 """Settings, read from the environment with the prefix ``RECLOOP_``."""
 
 from enum import StrEnum
-from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The actions mParticle spells in `product_action.action`. Anything else is a
@@ -47,7 +46,11 @@ class RecommenderKind(StrEnum):
     personalize = "personalize"
 
 
-class UnsafeSettings(ValueError):
+class InvalidSettings(ValueError):
+    """Raised when a setting has a value recloop cannot use."""
+
+
+class UnsafeSettings(InvalidSettings):
     """Raised when the production environment is configured unsafely."""
 
 
@@ -172,6 +175,20 @@ def _require_secret(name: str, value: SecretStr | None) -> None:
         raise UnsafeSettings(f"{env_name} is a placeholder value; set a real secret")
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+def load_settings() -> Settings:
+    """Settings from the environment, checked; errors name the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(_describe(exc)) from None
+    settings.check_production_safety()
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    # The offending values are left out: they may be secrets.
+    messages = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        messages.append(f"RECLOOP_{name}: {error['msg']}" if name else error["msg"])
+    return "; ".join(messages)

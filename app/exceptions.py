@@ -10,7 +10,43 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer: mParticle's shape."""
+
+    errors: list[ErrorDetail]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "errors": [
+                        {
+                            "code": "BAD_REQUEST",
+                            "message": 'Required field "events[0].event_type" '
+                            "is missing or empty",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+
+def error_responses(**descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error statuses, e.g. `error_responses(e404="...")`."""
+    return {
+        int(name.removeprefix("e")): {"model": ErrorResponse, "description": text}
+        for name, text in descriptions.items()
+    }
 
 
 class RecloopError(Exception):

@@ -51,6 +51,8 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     # uvicorn's access log repeats what the request metrics already count and
     # would log every ingest call; errors still come through uvicorn.error.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at info; recloop logs the calls that matter.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # The readiness probe asks Alembic for the schema revision on every call.
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):

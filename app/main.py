@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.exceptions import install_error_handlers
 from app.health.endpoints import router as health_router
 from app.ingest.endpoints import router as ingest_router
@@ -30,7 +30,8 @@ Errors use mParticle's shape: `{"errors": [{"code": ..., "message": ...}]}`.
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    if settings is None:
+        settings = load_settings()
     settings.check_production_safety()
     configure_logging(settings.log_level, json=settings.json_logs)
     if not settings.ingest_auth_enabled:

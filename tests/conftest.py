@@ -6,12 +6,15 @@ Without it, the suite runs on a SQLite file in a temporary directory.
 """
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -22,8 +25,12 @@ from app.db import Database, create_engine
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base
+from tests.fakes.mparticle import FakeEventsApi
 
 INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
+MPARTICLE_SCHEMA = (
+    Path(__file__).parent / "fixtures/mparticle.inbound.eventsapi.schema.json"
+)
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +141,17 @@ async def start_app(
     yield start
     for context in reversed(started):
         await context.__aexit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def inbound_schema() -> jsonschema.Draft7Validator:
+    """mParticle's official inbound batch schema, for what recloop sends."""
+    schema = json.loads(MPARTICLE_SCHEMA.read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture
+def events_api() -> Iterator[FakeEventsApi]:
+    """A local mParticle Events API on a real socket."""
+    with FakeEventsApi() as fake:
+        yield fake

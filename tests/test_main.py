@@ -1,65 +1,65 @@
-"""The whole loop on embedded defaults, as a newcomer would try it."""
+"""The app factory and its OpenAPI document."""
 
 import pytest
-from sqlalchemy import func, select
 
-from app.models import Batch, Interaction
-from tests.batches import inbound_batch, outbound_batch, product_event
-
-pytestmark = pytest.mark.anyio
-
-CATALOG = [f"SKU-{n}" for n in range(1, 13)]
+from app.config import Settings, UnsafeSettings
+from app.main import create_app
 
 
-async def _count(database, model) -> int:
-    async with database.read() as session:
-        return await session.scalar(select(func.count()).select_from(model))
+def _openapi() -> dict:
+    return create_app(Settings(_env_file=None)).openapi()
 
 
-async def test_webhook_and_bulk_batches_give_each_user_five_recs_without_purchases(
-    start_app, database
-):
-    app = await start_app()
-    # A small store: shoppers browse overlapping products so items co-occur.
-    history_batches = [
-        outbound_batch(100 + u, product_event("view_detail", *CATALOG[u : u + 6]))
-        for u in range(6)
-    ]
-    response = await app.client.post("/webhooks/mparticle", json=history_batches)
-    assert response.status_code == 202
-    assert response.json() == {"batches": 6, "interactions": 36, "duplicates": 0}
-
-    bulk = [
-        inbound_batch(7, product_event("purchase", "SKU-1", outbound=False)),
-        inbound_batch(
-            8, product_event("add_to_cart", "SKU-3", "SKU-4", outbound=False)
-        ),
-    ]
-    response = await app.client.post("/v2/bulkevents", json=bulk)
-    assert response.status_code == 202
-    assert response.json() == {"batches": 2, "interactions": 3, "duplicates": 0}
-
-    await app.retrain()
-    await app.run_jobs()
-    for mpid in (7, 8, 100, 103):
-        body = (await app.client.get(f"/users/{mpid}/recs")).json()
-        assert body["mpid"] == str(mpid)
-        assert len(body["items"]) == 5
-        assert body["source"] == "embedded"
-    bought = (await app.client.get("/users/7/recs")).json()
-    assert "SKU-1" not in [item["item_id"] for item in bought["items"]]
+def _operations(document: dict):
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            yield f"{method.upper()} {path}", operation
 
 
-async def test_reposted_batches_change_no_count(start_app, database):
-    app = await start_app()
-    batches = [
-        outbound_batch(1, product_event("view_detail", "A", "B")),
-        outbound_batch(2),
-    ]
-    first = await app.client.post("/webhooks/mparticle", json=batches)
-    again = await app.client.post("/webhooks/mparticle", json=batches)
+def _resolve(document: dict, schema: dict) -> dict:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    return document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
 
-    assert first.status_code == again.status_code == 202
-    assert again.json() == {"batches": 0, "interactions": 0, "duplicates": 2}
-    assert await _count(database, Batch) == 2
-    assert await _count(database, Interaction) == 2
+
+def _has_example(document: dict, content: dict) -> bool:
+    media = content.get("application/json", {})
+    if "example" in media or "examples" in media:
+        return True
+    return "examples" in _resolve(document, media.get("schema", {}))
+
+
+def test_every_route_is_described_with_examples() -> None:
+    document = _openapi()
+    operations = dict(_operations(document))
+    assert {
+        "POST /webhooks/mparticle",
+        "POST /v2/events",
+        "POST /v2/bulkevents",
+        "GET /users/{mpid}/recs",
+        "GET /healthz",
+        "GET /readyz",
+    } <= set(operations)
+    for name, operation in operations.items():
+        assert operation.get("description"), f"{name} has no description"
+        if "requestBody" in operation:
+            assert _has_example(document, operation["requestBody"]["content"]), name
+        for status, response in operation["responses"].items():
+            if "content" in response:
+                assert _has_example(document, response["content"]), f"{name} {status}"
+
+
+def test_ingest_routes_document_their_errors_and_the_batch_schema() -> None:
+    document = _openapi()
+    operation = document["paths"]["/v2/events"]["post"]
+    assert {"202", "400", "401", "403", "413", "415", "422", "503"} <= set(
+        operation["responses"]
+    )
+    assert "Batch" in document["components"]["schemas"]
+    assert "ErrorResponse" in document["components"]["schemas"]
+
+
+def test_the_app_refuses_unsafe_production_settings() -> None:
+    with pytest.raises(UnsafeSettings, match="RECLOOP_INGEST_KEY"):
+        create_app(Settings(_env_file=None, env="production"))

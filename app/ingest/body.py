@@ -39,7 +39,7 @@ def parse_json(body: bytes) -> Any:
     try:
         # pydantic-core's parser keeps integers exact (MPIDs exceed 2**53) and
         # refuses deep nesting with an error instead of exhausting the stack.
-        return from_json(body, cache_strings="keys")
+        return from_json(body, cache_strings="keys", allow_inf_nan=False)
     except ValueError as exc:
         raise MalformedJSON(f"Request body is not valid JSON: {exc}") from None
 

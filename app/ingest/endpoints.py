@@ -6,7 +6,12 @@ from fastapi import APIRouter, Request, status
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.deps import DatabaseDep, IngestAuth, SettingsDep
-from app.exceptions import BadRequest, ServiceUnavailable, TooManyBatches
+from app.exceptions import (
+    BadRequest,
+    ServiceUnavailable,
+    TooManyBatches,
+    error_responses,
+)
 from app.ingest import examples
 from app.ingest.body import read_json
 from app.ingest.parsing import ParseOptions, parse_batch, parse_batches
@@ -17,14 +22,15 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["ingest"], dependencies=[IngestAuth])
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed JSON, or a required field is missing."},
-    401: {"description": "No credentials."},
-    403: {"description": "Wrong credentials."},
-    413: {"description": "Body over the size limit (256 KB by default)."},
-    415: {"description": "Content-Type is not JSON."},
-    422: {"description": "A value is out of range (an MPID beyond 64 bits, say)."},
-}
+ERROR_RESPONSES = error_responses(
+    e400="Malformed JSON, a required field missing, or more than 100 batches.",
+    e401="No credentials.",
+    e403="Wrong credentials.",
+    e413="Body over the size limit (256 KB by default).",
+    e415="Content-Type is not JSON.",
+    e422="A value is out of range (an MPID beyond 64 bits, say).",
+    e503="Storage unavailable; nothing was stored. Retry after `Retry-After` seconds.",
+)
 
 
 @router.post(

@@ -21,6 +21,7 @@ MAX_RECOMMENDATION_ID_CHARS = 64
 _SHAPE_ERRORS = frozenset(
     {
         "missing",
+        "string_too_short",
         "model_type",
         "model_attributes_type",
         "list_type",
@@ -113,7 +114,9 @@ def parse_batch(raw: Any, options: ParseOptions, path: str = "") -> ParsedBatch:
     parsed = ParsedBatch(
         key=batch_key(batch, raw),
         mpid=batch.mpid,
-        payload=to_json(raw).decode(),
+        # A number beyond a double's range (1e400) parses as infinity, which
+        # JSON cannot write back; the raw copy keeps it as null.
+        payload=to_json(raw, inf_nan_mode="null").decode(),
         event_count=len(batch.events),
     )
     for index, event in enumerate(batch.events):
@@ -256,6 +259,6 @@ def _describe(error: ErrorDetails, path: str) -> str:
     for part in error["loc"]:
         location += f"[{part}]" if isinstance(part, int) else f".{part}"
     location = location.lstrip(".") or "body"
-    if error["type"] == "missing":
-        return f'Required field "{location}" is missing'
+    if error["type"] in ("missing", "string_too_short"):
+        return f'Required field "{location}" is missing or empty'
     return f'"{location}": {error["msg"]}'

@@ -57,6 +57,8 @@ def _empty_if_null(value: Any) -> Any:
 
 
 MpId = Annotated[int, BeforeValidator(parse_mpid)]
+# Milliseconds since the epoch, as stored in a signed 64-bit column.
+TimestampMs = Annotated[int, Field(ge=0, le=INT64_MAX)]
 IdString = Annotated[str, BeforeValidator(_id_string)]
 ProductActionName = Literal[tuple(sorted(PRODUCT_ACTIONS))]  # type: ignore[valid-type]
 
@@ -74,19 +76,19 @@ class Product(_Lenient):
 
 class ProductAction(_Lenient):
     action: ProductActionName
-    transaction_id: IdString | None = None
+    transaction_id: Annotated[IdString, Field(max_length=256)] | None = None
     products: Annotated[list[Product], BeforeValidator(_empty_if_null)] = []
 
 
 class ProductImpression(_Lenient):
-    product_impression_list: str | None = None
+    product_impression_list: Annotated[str, Field(max_length=256)] | None = None
     products: Annotated[list[Product], BeforeValidator(_empty_if_null)] = []
 
 
 class EventData(_Lenient):
     """The fields of an event's ``data`` that recloop reads; the rest stays raw."""
 
-    timestamp_unixtime_ms: int | None = None
+    timestamp_unixtime_ms: TimestampMs | None = None
     message_id: IdString | None = None
     source_message_id: IdString | None = None
     event_id: IdString | None = None
@@ -120,7 +122,7 @@ class Batch(_Lenient):
     environment: Literal["production", "development"] | None = None
     batch_id: IdString | None = None
     source_request_id: IdString | None = None
-    timestamp_unixtime_ms: int | None = None
+    timestamp_unixtime_ms: TimestampMs | None = None
     user_identities: dict[str, Any] | list[UserIdentity] | None = None
     user_attributes: dict[str, Any] | None = None
 

@@ -49,6 +49,10 @@ async def store_batches(
     )
 
 
+def _key(batch: ParsedBatch) -> str:
+    return batch.key
+
+
 def _split_repeats(batches: Sequence[ParsedBatch]) -> tuple[list[ParsedBatch], int]:
     """Drop batches repeated within one request (a bulk post may repeat one)."""
     seen: dict[str, ParsedBatch] = {}
@@ -61,7 +65,9 @@ async def _insert_batches(
     session: AsyncSession, batches: list[ParsedBatch], source: str, now: datetime
 ) -> dict[str, int]:
     ids: dict[str, int] = {}
-    for chunk in chunks(batches, INSERT_CHUNK_ROWS):
+    # Inserting in key order makes concurrent requests that share batches
+    # wait on each other instead of deadlocking.
+    for chunk in chunks(sorted(batches, key=_key), INSERT_CHUNK_ROWS):
         rows = [
             {
                 "key": batch.key,
@@ -92,7 +98,8 @@ async def _insert_rows(
     """Insert rows that are new by key; returns the ones actually inserted."""
     by_key = {row.key: row for row, _ in candidates}
     inserted: list[Row] = []
-    for chunk in chunks(candidates, INSERT_CHUNK_ROWS):
+    ordered = sorted(candidates, key=lambda candidate: candidate[0].key)
+    for chunk in chunks(ordered, INSERT_CHUNK_ROWS):
         values: list[dict[str, Any]] = [
             {**asdict(row), "batch_id": batch_id, "received_at": now}
             for row, batch_id in chunk

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app.deps import RecsServiceDep, SettingsDep
-from app.exceptions import ValueOutOfRange
+from app.exceptions import ValueOutOfRange, error_responses
 from app.ingest.schemas import MpId
 from app.recs.schemas import RecommendedItem, UserRecommendations
 
@@ -24,7 +24,7 @@ def parse_mpid_or_raise(value: str) -> int:
     "/users/{mpid}/recs",
     responses={
         304: {"description": "Not modified: the list matches `If-None-Match`."},
-        422: {"description": "MPID not a signed 64-bit integer, or n out of range."},
+        **error_responses(e422="MPID not a signed 64-bit integer, or n out of range."),
     },
 )
 async def get_user_recommendations(

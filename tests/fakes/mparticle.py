@@ -35,7 +35,7 @@ class FakeEventsApi:
     def __init__(
         self,
         api_key: str = "mp-key",
-        api_secret: str = "mp-secret",  # noqa: S107
+        api_secret: str = "mp-secret",
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -44,7 +44,9 @@ class FakeEventsApi:
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,177 @@
+"""The worker loop: outcomes become completion, retry with backoff, or death."""
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Job, JobStatus
+from app.models.base import utcnow
+from app.worker import queue
+from app.worker.errors import PermanentJobError, RetryJobAfter
+from app.worker.handlers import Outcomes
+from app.worker.queue import ClaimedJob
+from app.worker.runner import Worker
+
+pytestmark = pytest.mark.anyio
+
+
+class Scripted:
+    """A handler that fails each key the given number of times, then succeeds."""
+
+    def __init__(self, failures: dict[str, Exception | list[Exception]]) -> None:
+        self.failures = {
+            key: list(errors) if isinstance(errors, list) else [errors]
+            for key, errors in failures.items()
+        }
+        self.seen: list[str] = []
+
+    async def __call__(self, jobs: Sequence[ClaimedJob]) -> Outcomes:
+        self.seen.extend(job.key for job in jobs)
+        return {job.id: self._outcome(job.key) for job in jobs}
+
+    def _outcome(self, key: str) -> Exception | None:
+        errors = self.failures.get(key) or []
+        return errors.pop(0) if errors else None
+
+
+def _worker(database, make_settings, handlers, **settings) -> Worker:
+    values = {"job_backoff_base_seconds": 0.001, "job_backoff_max_seconds": 0.002}
+    return Worker(database, handlers, make_settings(**(values | settings)), "test")
+
+
+async def _enqueue(database: Database, kind: str, *keys: str) -> None:
+    async with database.write() as session:
+        await queue.enqueue(session, kind, keys)
+
+
+async def _drain(worker: Worker, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        await worker.run_once()
+        await asyncio.sleep(0.005)
+
+
+async def _jobs(database: Database) -> list[Job]:
+    async with database.read() as session:
+        return list((await session.scalars(select(Job).order_by(Job.key))).all())
+
+
+async def test_successful_jobs_are_removed(database, make_settings) -> None:
+    handler = Scripted({})
+    await _enqueue(database, "refresh", "1", "2")
+    worker = _worker(database, make_settings, {"refresh": handler})
+
+    assert await worker.run_once() == 2
+    assert sorted(handler.seen) == ["1", "2"]
+    assert await _jobs(database) == []
+
+
+async def test_failures_are_retried_until_they_succeed(database, make_settings):
+    handler = Scripted({"1": [RuntimeError("blip"), RuntimeError("blip")]})
+    await _enqueue(database, "refresh", "1")
+
+    await _drain(_worker(database, make_settings, {"refresh": handler}))
+
+    assert handler.seen == ["1", "1", "1"]
+    assert await _jobs(database) == []
+
+
+async def test_bounded_attempts_leave_the_job_dead_with_its_last_error(
+    database, make_settings
+) -> None:
+    handler = Scripted({"1": [RuntimeError(f"failure {n}") for n in range(10)]})
+    await _enqueue(database, "refresh", "1")
+
+    await _drain(
+        _worker(database, make_settings, {"refresh": handler}, job_max_attempts=3)
+    )
+
+    [job] = await _jobs(database)
+    assert (job.status, job.attempts) == (JobStatus.dead, 3)
+    assert job.last_error == "RuntimeError: failure 2"
+    assert handler.seen == ["1"] * 3
+
+
+async def test_a_permanent_error_is_dead_at_once(database, make_settings) -> None:
+    handler = Scripted({"1": PermanentJobError("mParticle said 400: bad batch")})
+    await _enqueue(database, "sync", "1")
+
+    await _drain(_worker(database, make_settings, {"sync": handler}))
+
+    [job] = await _jobs(database)
+    assert job.status == JobStatus.dead
+    assert job.attempts == 1
+    assert "bad batch" in job.last_error
+
+
+async def test_retry_after_is_a_floor_on_the_delay(database, make_settings) -> None:
+    handler = Scripted({"1": RetryJobAfter("429", delay_seconds=120)})
+    await _enqueue(database, "sync", "1")
+    worker = _worker(database, make_settings, {"sync": handler})
+
+    await worker.run_once()
+
+    [job] = await _jobs(database)
+    assert job.status == JobStatus.pending
+    assert (job.run_at - utcnow()).total_seconds() > 100
+
+
+async def test_a_handler_that_raises_fails_only_its_own_kind(database, make_settings):
+    async def broken(jobs):
+        raise ConnectionError("downstream is gone")
+
+    healthy = Scripted({})
+    await _enqueue(database, "sync", "1")
+    await _enqueue(database, "refresh", "1")
+    worker = _worker(database, make_settings, {"sync": broken, "refresh": healthy})
+
+    await worker.run_once()
+
+    [job] = await _jobs(database)
+    assert (job.kind, job.status) == ("sync", JobStatus.pending)
+    assert "downstream is gone" in job.last_error
+    assert healthy.seen == ["1"]
+
+
+async def test_a_kind_without_a_handler_goes_dead(database, make_settings) -> None:
+    await _enqueue(database, "mystery", "1")
+    await _worker(database, make_settings, {}).run_once()
+    [job] = await _jobs(database)
+    assert job.status == JobStatus.dead
+    assert "no handler" in job.last_error
+
+
+async def test_stop_releases_claimed_jobs_it_has_not_started(database, make_settings):
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(jobs):
+        started.set()
+        await release.wait()
+        return {job.id: None for job in jobs}
+
+    other = Scripted({})
+    await _enqueue(database, "a", "1")
+    await _enqueue(database, "b", "1")
+    worker = _worker(database, make_settings, {"a": slow, "b": other})
+
+    round_ = asyncio.create_task(worker.run_once())
+    await started.wait()
+    worker.stop()
+    release.set()
+    await round_
+
+    # The job in hand finished; the one not yet started went back, unspent.
+    [job] = await _jobs(database)
+    assert (job.kind, job.status, job.attempts) == ("b", JobStatus.pending, 0)
+    assert other.seen == []
+
+
+async def test_run_returns_promptly_after_stop(database, make_settings) -> None:
+    worker = _worker(database, make_settings, {}, worker_poll_seconds=30)
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.05)
+    worker.stop()
+    await asyncio.wait_for(task, timeout=5)
