@@ -1,5 +1,7 @@
 """The whole loop on embedded defaults, as a newcomer would try it."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -63,3 +65,31 @@ async def test_reposted_batches_change_no_count(start_app, database):
     assert again.json() == {"batches": 0, "interactions": 0, "duplicates": 2}
     assert await _count(database, Batch) == 2
     assert await _count(database, Interaction) == 2
+
+
+async def test_the_running_worker_refreshes_a_users_list_by_itself(
+    start_app, database
+) -> None:
+    app = await start_app(worker_enabled=True, worker_poll_seconds=0.02)
+    shoppers = [
+        outbound_batch(200 + u, product_event("view_detail", *CATALOG[u : u + 6]))
+        for u in range(6)
+    ]
+    await app.client.post("/webhooks/mparticle", json=shoppers)
+    await app.retrain()
+    before = (await app.client.get("/users/200/recs")).json()
+    bought = [item["item_id"] for item in before["items"][:2]]
+
+    await app.client.post(
+        "/webhooks/mparticle",
+        json=outbound_batch(200, product_event("purchase", *bought)),
+    )
+
+    # No job is run by hand: the in-process worker must pick the refresh up.
+    for _ in range(500):
+        after = (await app.client.get("/users/200/recs")).json()
+        if after["recommendation_id"] != before["recommendation_id"]:
+            break
+        await asyncio.sleep(0.01)
+    assert after["recommendation_id"] != before["recommendation_id"]
+    assert not set(bought) & {item["item_id"] for item in after["items"]}

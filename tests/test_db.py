@@ -1,0 +1,73 @@
+"""Database URLs and the two transaction kinds."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from app.db import Database, UnsupportedDatabase, async_url, chunks
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("sqlite:///recloop.db", "sqlite+aiosqlite"),
+        ("postgresql://u@h:5432/db", "postgresql+asyncpg"),
+        ("postgres://u@h/db", "postgresql+asyncpg"),
+    ],
+)
+def test_plain_urls_get_the_async_driver(given: str, driver: str) -> None:
+    assert async_url(given).drivername == driver
+
+
+def test_libpq_sslmode_becomes_asyncpgs_ssl() -> None:
+    url = async_url("postgresql://u@h/db?sslmode=require")
+    assert dict(url.query) == {"ssl": "require"}
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "oracle://u@h/db"])
+def test_other_databases_are_refused_naming_the_setting(url: str) -> None:
+    with pytest.raises(UnsupportedDatabase, match="RECLOOP_DATABASE_URL"):
+        async_url(url)
+
+
+def test_chunks_cover_everything_in_order() -> None:
+    assert [list(c) for c in chunks(list(range(7)), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+async def test_a_write_rolls_back_on_error(database: Database) -> None:
+    async def failing_write() -> None:
+        async with database.write() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO recommendations (mpid, items, recommendation_id, "
+                    "source, generated_at) VALUES (1, '[]', 'r', 'popular', "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        await failing_write()
+    async with database.read() as session:
+        assert await session.scalar(text("SELECT count(*) FROM recommendations")) == 0
+
+
+async def test_concurrent_writers_queue_instead_of_failing(database: Database) -> None:
+    async def write(mpid: int) -> None:
+        async with database.write() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO recommendations (mpid, items, recommendation_id, "
+                    "source, generated_at) VALUES (:mpid, '[]', 'r', 'popular', "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"mpid": mpid},
+            )
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(write(mpid) for mpid in range(20)))
+    async with database.read() as session:
+        assert await session.scalar(text("SELECT count(*) FROM recommendations")) == 20
