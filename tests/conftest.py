@@ -25,6 +25,9 @@ from app.models import Base
 
 INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
 
+# Fixtures that start local fake servers.
+pytest_plugins = ["tests.fakes.personalize"]
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:

@@ -1,0 +1,57 @@
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Interaction, Job
+from tests.fakes.personalize import FakePersonalize
+
+
+async def interaction_keys(database) -> dict[str, Interaction]:
+    async with database.read() as session:
+        rows = (await session.scalars(select(Interaction))).all()
+    return {row.key: row for row in rows}
+
+
+async def unforwarded(database) -> int:
+    async with database.read() as session:
+        return await session.scalar(
+            select(func.count())
+            .select_from(Interaction)
+            .where(Interaction.forwarded_at.is_(None))
+        )
+
+
+async def jobs(database, **where: Any) -> list[Job]:
+    async with database.read() as session:
+        query = select(Job).filter_by(**where).order_by(Job.id)
+        return list((await session.scalars(query)).all())
+
+
+async def run_until_forwarded(app, database, deadline_seconds: float = 60) -> None:
+    """Run due jobs until every interaction is forwarded and no job is left.
+
+    Retries are scheduled a little later, so this waits between rounds; the
+    deadline only bounds a broken run, it is not what the test asserts.
+    """
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        await app.run_jobs()
+        live = [job for job in await jobs(database) if job.status != "dead"]
+        if not live and await unforwarded(database) == 0:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("interactions still unforwarded at the deadline")
+
+
+def assert_calls_well_formed(fake: FakePersonalize) -> None:
+    for request in fake.accepted("/events"):
+        events = request.body["eventList"]
+        assert 1 <= len(events) <= 10
+        assert request.body["trackingId"] == fake.tracking_id
+
+
+def sent_event_ids(fake: FakePersonalize) -> list[str]:
+    return [event["eventId"] for _, _, event in fake.accepted_events]
