@@ -1,9 +1,13 @@
+import structlog
+
 from app.config import RecommenderKind, Settings
 from app.db import Database
 from app.integrations.personalize.clients import EVENTS, RUNTIME, build_async_client
 from app.recommenders.base import Recommender
 from app.recommenders.embedded.engine import EmbeddedRecommender
 from app.recommenders.personalize import PersonalizeRecommender
+
+log = structlog.get_logger(__name__)
 
 
 class RecommenderUnavailable(RuntimeError):
@@ -22,6 +26,12 @@ def build_personalize(settings: Settings, database: Database) -> PersonalizeReco
             "RECLOOP_RECOMMENDER=personalize needs RECLOOP_PERSONALIZE_TRACKING_ID "
             "(and, once trained, RECLOOP_PERSONALIZE_CAMPAIGN_ARN); "
             "`recloop personalize provision` prints both"
+        )
+    if not settings.personalize_tracking_id:
+        log.warning(
+            "config.personalize_events_off",
+            reason="RECLOOP_PERSONALIZE_TRACKING_ID is unset; interactions are "
+            "not forwarded and the campaign learns nothing new",
         )
     uses_runtime = bool(
         settings.personalize_campaign_arn or settings.personalize_sims_campaign_arn

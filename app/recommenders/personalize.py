@@ -107,7 +107,8 @@ class PersonalizeRecommender:
             "get_recommendations",
             campaignArn=sims_arn,
             itemId=item_id,
-            numResults=min(MAX_RESULTS, n),
+            # One more, in case the item itself comes back among its neighbours.
+            numResults=min(MAX_RESULTS, n + 1),
         )
         return [item for item in _scored(response) if item.item_id != item_id][:n]
 
