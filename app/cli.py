@@ -8,6 +8,8 @@ import click
 import uvicorn
 
 from app.config import Settings, UnsafeSettings
+from app.ingest.cli import import_csv
+from app.integrations.personalize.cli import personalize
 from app.logging import configure_logging
 from app.migrations import upgrade_to_head
 
@@ -83,3 +85,7 @@ async def _work(settings: Settings) -> None:
     await runtime.start()
     await stop.wait()
     await runtime.stop()
+
+
+main.add_command(personalize)
+main.add_command(import_csv)

@@ -26,7 +26,7 @@ from app.models import Base
 INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
 
 # Fixtures that start local fake servers.
-pytest_plugins = ["tests.fakes.personalize"]
+pytest_plugins = ["tests.fakes.personalize", "tests.fakes.personalize_control"]
 
 
 @pytest.fixture(scope="session")
