@@ -113,6 +113,7 @@ PARENTS = {
     "Solution": "datasetGroupArn",
     "SolutionVersion": "solutionArn",
     "DatasetImportJob": "datasetArn",
+    "Campaign": "solutionArn",
 }
 PROGRESSION = ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
 
@@ -189,6 +190,10 @@ class FakeControlPlane:
 
     def _create(self, spec: Spec, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get(spec.name_key) or f"v{next(self._ids)}"
+        if spec.noun == "Campaign":
+            # A campaign belongs to the solution of the version it deploys
+            # ("<solution ARN>/<version id>" or "<solution ARN>/$LATEST").
+            body = {**body, "solutionArn": body["solutionVersionArn"].rsplit("/", 1)[0]}
         parent = body.get(PARENTS.get(spec.noun, ""), "")
         self._check_create(spec, body, name, parent)
         arn = self._arn(spec, name, parent)
@@ -261,6 +266,9 @@ class FakeControlPlane:
 def _handler(fake: FakeControlPlane) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; without this, delayed
+        # ACKs hold every answer back by about 40 ms.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", 0)))

@@ -131,15 +131,16 @@ def provision(
             data = asyncio.run(_data_counts(settings))
         control = _control(settings, poll_seconds)
         outcome = Provisioner(control, plan, dry_run=dry_run).run(data)
-    if dry_run:
-        click.echo("dry run: nothing was created")
-        return
     if outcome.waiting_for_data:
         click.echo(
             f"\nno solution version yet: {outcome.waiting_for_data}. Events flow "
-            "now; run `recloop personalize provision` again once there are "
-            "enough (or bootstrap history with `recloop personalize import`)."
+            "once the tracker exists; run `recloop personalize provision` again "
+            "when there are enough (or bootstrap history with "
+            "`recloop personalize import`)."
         )
+    if dry_run:
+        click.echo("dry run: nothing was created")
+        return
     values = outcome.settings(plan, control.region)
     click.echo("\n" + "\n".join(f"{key}={value}" for key, value in values.items()))
     if env_file is not None:

@@ -218,10 +218,9 @@ class Provisioner:
 
     def _ensure_campaign(self, solution: str | None, version: str | None) -> None:
         if version is None or solution is None:
-            if self.outcome.waiting_for_data is None:
-                self.control.progress.step(
-                    CAMPAIGN.label, self.plan.campaign_name, "would create"
-                )
+            waiting = self.outcome.waiting_for_data is not None
+            action = "waiting for data" if waiting else "would create"
+            self.control.progress.step(CAMPAIGN.label, self.plan.campaign_name, action)
             return
         params: dict[str, Any] = {
             "solutionVersionArn": version,
