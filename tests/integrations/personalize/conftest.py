@@ -55,3 +55,20 @@ def assert_calls_well_formed(fake: FakePersonalize) -> None:
 
 def sent_event_ids(fake: FakePersonalize) -> list[str]:
     return [event["eventId"] for _, _, event in fake.accepted_events]
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A bucket in moto's S3 server, reached over a real socket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    monkeypatch.setenv("RECLOOP_PERSONALIZE_S3_ENDPOINT_URL", url)
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    client.create_bucket(Bucket="recloop-history")
+    yield client
+    server.stop()
