@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.fakes.server import FakeHandler, FakeServer
 
 TRACKING_ID = "tracking-0123"
 CAMPAIGN_ARN = "arn:aws:personalize:us-east-1:123456789012:campaign/recloop-campaign"
@@ -50,7 +51,7 @@ class Fault:
 
 
 @dataclass
-class FakePersonalize:
+class FakePersonalize(FakeServer):
     tracking_id: str = TRACKING_ID
     campaigns: dict[str, str] = field(
         default_factory=lambda: {CAMPAIGN_ARN: "user", SIMS_CAMPAIGN_ARN: "item"}
@@ -68,22 +69,7 @@ class FakePersonalize:
         self._faults: list[Fault] = []
         self._outage_until = 0.0
         self._rids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakePersonalize":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(_handler(self))
 
     def fail_next(self, count: int, status: int, code: str) -> None:
         """Answer the next `count` requests with this error."""
@@ -201,15 +187,10 @@ def _invalid(message: str) -> Rejection:
     return Rejection(400, "InvalidInputException", message)
 
 
-def _handler(fake: FakePersonalize) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in separate writes; without this, delayed
-        # ACKs hold every answer back by about 40 ms.
-        disable_nagle_algorithm = True
-
+def _handler(fake: FakePersonalize) -> type[FakeHandler]:
+    class Handler(FakeHandler):
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+            raw = self.read_body()
             if fake.in_outage:
                 # No answer at all, as when the service or the network is down.
                 self.close_connection = True
@@ -224,16 +205,10 @@ def _handler(fake: FakePersonalize) -> type[BaseHTTPRequestHandler]:
             self._send(200, b"" if result is None else json.dumps(result).encode())
 
         def _send(self, status: int, payload: bytes, error: str = "") -> None:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
+            headers = {"content-type": "application/json"}
             if error:
-                self.send_header("x-amzn-ErrorType", error)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *_args: object) -> None:
-            return None
+                headers["x-amzn-ErrorType"] = error
+            self.reply(status, payload, headers)
 
     return Handler
 

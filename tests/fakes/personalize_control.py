@@ -14,12 +14,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.fakes.personalize import use_dummy_aws_credentials
+from tests.fakes.server import FakeHandler, FakeServer
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -136,7 +136,7 @@ class Resource:
 
 
 @dataclass
-class FakeControlPlane:
+class FakeControlPlane(FakeServer):
     # Describes a resource stays in each status before moving on.
     steps_per_status: int = 1
     # noun -> failureReason: resources of that kind end CREATE FAILED.
@@ -147,22 +147,7 @@ class FakeControlPlane:
         self.resources: dict[str, Resource] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeControlPlane":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(_handler(self))
 
     def operations(self, prefix: str = "") -> list[str]:
         return [op for op, _ in self.requests if op.startswith(prefix)]
@@ -263,15 +248,10 @@ class FakeControlPlane:
         return view
 
 
-def _handler(fake: FakeControlPlane) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in separate writes; without this, delayed
-        # ACKs hold every answer back by about 40 ms.
-        disable_nagle_algorithm = True
-
+def _handler(fake: FakeControlPlane) -> type[FakeHandler]:
+    class Handler(FakeHandler):
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+            raw = self.read_body()
             status, payload = 200, {}
             try:
                 if not self.headers.get("authorization", "").startswith(
@@ -284,15 +264,8 @@ def _handler(fake: FakeControlPlane) -> type[BaseHTTPRequestHandler]:
             except Error as error:
                 status = error.status
                 payload = {"__type": error.code, "message": error.message}
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/x-amz-json-1.1")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *_args: object) -> None:
-            return None
+            content_type = {"content-type": "application/x-amz-json-1.1"}
+            self.reply(status, json.dumps(payload).encode(), content_type)
 
     return Handler
 

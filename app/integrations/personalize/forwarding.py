@@ -28,6 +28,7 @@ from app.integrations.personalize.events import (
     build_event,
     group_calls,
 )
+from app.integrations.personalize.repository import PENDING_COLUMNS
 from app.models import Interaction
 from app.models.base import utcnow
 from app.worker import queue
@@ -39,16 +40,6 @@ log = structlog.get_logger(__name__)
 # (the first refresh after switching to Personalize sends their history).
 PAGE_SIZE = 500
 INVALID_INPUT = "InvalidInputException"
-
-_PENDING_COLUMNS = (
-    Interaction.key,
-    Interaction.mpid,
-    Interaction.item_id,
-    Interaction.event_type,
-    Interaction.session_id,
-    Interaction.occurred_at_ms,
-    Interaction.recommendation_id,
-)
 
 
 @dataclass
@@ -90,7 +81,7 @@ class EventForwarder:
         """Send these interactions again, whatever their state (dead-letter replay)."""
         async with self._database.read() as session:
             rows = await session.execute(
-                select(*_PENDING_COLUMNS).where(Interaction.key.in_(list(keys)))
+                select(*PENDING_COLUMNS).where(Interaction.key.in_(list(keys)))
             )
             found = [PendingInteraction(*row) for row in rows.all()]
         delivery = Delivery()
@@ -107,7 +98,7 @@ class EventForwarder:
     async def _pending(self, mpid: int) -> list[PendingInteraction]:
         async with self._database.read() as session:
             rows = await session.execute(
-                select(*_PENDING_COLUMNS)
+                select(*PENDING_COLUMNS)
                 .where(Interaction.mpid == mpid, Interaction.forwarded_at.is_(None))
                 .order_by(Interaction.occurred_at_ms, Interaction.id)
                 .limit(PAGE_SIZE)

@@ -34,17 +34,22 @@ async def count_interactions(database: Database) -> int:
         return await session.scalar(select(func.count()).select_from(Interaction)) or 0
 
 
+# The columns of a PendingInteraction, in order.
+PENDING_COLUMNS = (
+    Interaction.key,
+    Interaction.mpid,
+    Interaction.item_id,
+    Interaction.event_type,
+    Interaction.session_id,
+    Interaction.occurred_at_ms,
+    Interaction.recommendation_id,
+)
+
+
 async def stream_interactions(database: Database) -> AsyncIterator[PendingInteraction]:
     """Every stored interaction in id order, fetched a few thousand at a time."""
     query = (
-        select(
-            Interaction.key,
-            Interaction.mpid,
-            Interaction.item_id,
-            Interaction.event_type,
-            Interaction.session_id,
-            Interaction.occurred_at_ms,
-        )
+        select(*PENDING_COLUMNS)
         .order_by(Interaction.id)
         .execution_options(yield_per=ROWS_PER_FETCH)
     )

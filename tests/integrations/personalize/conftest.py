@@ -72,3 +72,23 @@ def s3_bucket(monkeypatch):
     client.create_bucket(Bucket="recloop-history")
     yield client
     server.stop()
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database_url, control_plane):
+    """The environment `recloop personalize ...` commands read in tests."""
+    for name, value in {
+        "RECLOOP_DATABASE_URL": database_url,
+        "RECLOOP_PERSONALIZE_ENDPOINT_URL": control_plane.url,
+        "RECLOOP_PERSONALIZE_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+async def recloop(*args: str):
+    """Run a `recloop` command; it runs its own event loop, so in a thread."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    return await asyncio.to_thread(CliRunner().invoke, main, list(args))

@@ -1,14 +1,12 @@
 """`recloop personalize import` and `export-csv`: history into Personalize."""
 
-import asyncio
 import csv
 import io
 
 import pytest
-from click.testing import CliRunner
 
-from app.cli import main
 from tests.batches import inbound_batch, product_event
+from tests.integrations.personalize.conftest import recloop
 
 pytestmark = pytest.mark.anyio
 
@@ -21,23 +19,21 @@ HISTORY = (
 )
 
 
-@pytest.fixture
-def cli_env(monkeypatch, database_url, control_plane):
-    for name, value in {
-        "RECLOOP_DATABASE_URL": database_url,
-        "RECLOOP_PERSONALIZE_ENDPOINT_URL": control_plane.url,
-        "RECLOOP_PERSONALIZE_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-
-
-async def recloop(*args: str):
-    return await asyncio.to_thread(CliRunner().invoke, main, list(args))
-
-
 async def provisioned(control_plane) -> None:
     result = await recloop("personalize", "provision", "--poll-seconds", "0")
     assert result.exit_code == 0, result.output
+
+
+async def import_history(*options: str):
+    return await recloop(
+        "personalize", "import", "--s3-uri", S3_URI, "--role-arn", ROLE_ARN, *options
+    )
+
+
+def history_file(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text(HISTORY)
+    return path
 
 
 def uploaded(s3) -> str:
@@ -49,13 +45,10 @@ async def test_a_csv_is_uploaded_and_imported_once(
     cli_env, database, control_plane, s3_bucket, tmp_path
 ):
     await provisioned(control_plane)
-    history = tmp_path / "history.csv"
-    history.write_text(HISTORY)
-    command = ["personalize", "import", "--s3-uri", S3_URI, "--role-arn", ROLE_ARN]
-    command += ["--file", str(history), "--poll-seconds", "0"]
+    options = ["--file", str(history_file(tmp_path)), "--poll-seconds", "0"]
 
-    first = await recloop(*command)
-    again = await recloop(*command)
+    first = await import_history(*options)
+    again = await import_history(*options)
 
     assert first.exit_code == 0, first.output
     assert again.exit_code == 0, again.output
@@ -80,18 +73,7 @@ async def test_without_a_file_the_store_is_exported_and_imported(
     )
     await provisioned(control_plane)
 
-    result = await recloop(
-        "personalize",
-        "import",
-        "--s3-uri",
-        S3_URI,
-        "--role-arn",
-        ROLE_ARN,
-        "--mode",
-        "INCREMENTAL",
-        "--poll-seconds",
-        "0",
-    )
+    result = await import_history("--mode", "INCREMENTAL", "--poll-seconds", "0")
 
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(uploaded(s3_bucket))))
@@ -105,20 +87,9 @@ async def test_a_failed_import_reports_the_service_reason(
 ):
     await provisioned(control_plane)
     control_plane.failures["DatasetImportJob"] = "Input CSV has no TIMESTAMP column"
-    history = tmp_path / "history.csv"
-    history.write_text(HISTORY)
 
-    result = await recloop(
-        "personalize",
-        "import",
-        "--s3-uri",
-        S3_URI,
-        "--role-arn",
-        ROLE_ARN,
-        "--file",
-        str(history),
-        "--poll-seconds",
-        "0",
+    result = await import_history(
+        "--file", str(history_file(tmp_path)), "--poll-seconds", "0"
     )
 
     assert result.exit_code == 1
@@ -128,19 +99,7 @@ async def test_a_failed_import_reports_the_service_reason(
 async def test_import_before_provisioning_says_what_to_run(
     cli_env, database, control_plane, s3_bucket, tmp_path
 ):
-    history = tmp_path / "history.csv"
-    history.write_text(HISTORY)
-
-    result = await recloop(
-        "personalize",
-        "import",
-        "--s3-uri",
-        S3_URI,
-        "--role-arn",
-        ROLE_ARN,
-        "--file",
-        str(history),
-    )
+    result = await import_history("--file", str(history_file(tmp_path)))
 
     assert result.exit_code == 1
     assert "run `recloop personalize provision` first" in result.output

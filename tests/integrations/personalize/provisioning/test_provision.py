@@ -1,18 +1,16 @@
 """`recloop personalize provision` against a control plane with real statuses."""
 
-import asyncio
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from app.cli import main
 from app.integrations.personalize.clients import CONTROL, build_client
 from app.integrations.personalize.provisioning.plan import Plan
 from app.integrations.personalize.provisioning.provision import DataCounts, Provisioner
 from app.integrations.personalize.provisioning.resources import ControlPlane, Poller
 from app.models import Interaction
 from app.models.base import utcnow
+from tests.integrations.personalize.conftest import recloop
 
 pytestmark = pytest.mark.anyio
 
@@ -29,23 +27,8 @@ CHAIN = [
 ENOUGH = DataCounts(interactions=1000, users_with_enough=25)
 
 
-@pytest.fixture
-def cli_env(monkeypatch, database_url, control_plane):
-    for name, value in {
-        "RECLOOP_DATABASE_URL": database_url,
-        "RECLOOP_PERSONALIZE_ENDPOINT_URL": control_plane.url,
-        "RECLOOP_PERSONALIZE_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-
-
 async def provision_cli(*args: str):
-    # The command runs its own event loop, so it gets a thread of its own.
-    return await asyncio.to_thread(
-        CliRunner().invoke,
-        main,
-        ["personalize", "provision", "--poll-seconds", "0", *args],
-    )
+    return await recloop("personalize", "provision", "--poll-seconds", "0", *args)
 
 
 async def store_forwarded(database, users: int, per_user: int) -> None:
