@@ -3,9 +3,11 @@
 from collections import Counter
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
-from app.models import Job
+from app.models import Interaction, Job
+from app.models.base import utcnow
+from app.worker import queue
 from tests.batches import inbound_batch, outbound_batch, product_event
 from tests.integrations.personalize.conftest import (
     assert_calls_well_formed,
@@ -20,6 +22,19 @@ pytestmark = pytest.mark.anyio
 
 SESSION_A = "11111111-1111-4111-8111-111111111111"
 SESSION_B = "22222222-2222-4222-8222-222222222222"
+
+
+def _row(key: str, sku: str) -> dict:
+    return {
+        "key": key,
+        "event_key": key,
+        "mpid": 5,
+        "item_id": sku,
+        "event_type": "view_detail",
+        "session_id": SESSION_A,
+        "occurred_at_ms": 1_764_700_000_000,
+        "received_at": utcnow(),
+    }
 
 
 def _shop(mpid: int, session: str | None, *skus: str) -> list[dict]:
@@ -209,3 +224,25 @@ async def test_an_unknown_tracker_dead_letters_the_job_and_keeps_the_events(
     assert "ResourceNotFoundException" in dead.last_error
     assert await unforwarded(database) == 1
     assert personalize.accepted() == []
+
+
+async def test_an_interaction_committed_after_a_newer_one_is_still_sent(
+    start_app, database, personalize, personalize_settings
+):
+    if not database.is_postgresql:
+        pytest.skip("SQLite has one writer: transactions cannot commit out of order")
+    app = await start_app(**personalize_settings())
+    late = outbound_batch(5, *_shop(5, SESSION_A, "LATE"))
+    # An ingest that took the lower id commits after a later one, as
+    # concurrent transactions do; it queues its job at its very end.
+    async with database.write() as session:
+        await session.execute(insert(Interaction), [_row("early#0", "EARLY")])
+        await app.client.post("/webhooks/mparticle", json=late)
+        await app.run_jobs()
+        assert [e["itemId"] for _, _, e in personalize.accepted_events] == ["LATE"]
+        await queue.enqueue(session, "refresh", ["5"])
+
+    await run_until_forwarded(app, database)
+
+    items = sorted(e["itemId"] for _, _, e in personalize.accepted_events)
+    assert items == ["EARLY", "LATE"]
