@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     personalize_name_prefix: str = Field(
         default="recloop", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,39}$"
     )
-    personalize_recipe_arn: str = (
+    personalize_recipe_arn: PersonalizeArn = (
         "arn:aws:personalize:::recipe/aws-user-personalization"
     )
 

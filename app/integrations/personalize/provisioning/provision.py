@@ -108,6 +108,7 @@ class Provisioner:
         solution = self._ensure(
             SOLUTION, plan.solution_name, in_group, {**parent, **plan.solution_params()}
         )
+        self._check_recipe(solution)
         version = self._ensure_version(solution, data)
         self._ensure_campaign(solution, version)
         return self.outcome
@@ -177,6 +178,16 @@ class Provisioner:
         if arn is not None:
             tracker = self.control.describe(EVENT_TRACKER, arn)
             self.outcome.tracking_id = tracker.get("trackingId")
+
+    def _check_recipe(self, solution: str | None) -> None:
+        if solution is None:
+            return
+        recipe = self.control.describe(SOLUTION, solution).get("recipeArn")
+        if recipe != self.plan.recipe_arn:
+            raise ProvisioningFailed(
+                f"solution {self.plan.solution_name} uses recipe {recipe}, not "
+                f"{self.plan.recipe_arn}; use another RECLOOP_PERSONALIZE_NAME_PREFIX"
+            )
 
     def _ensure_version(
         self, solution: str | None, data: DataCounts | None
