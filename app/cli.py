@@ -7,16 +7,11 @@ import signal
 import click
 import uvicorn
 
-from app.config import InvalidSettings, Settings, load_settings
-from app.logging import configure_logging
+from app.cli_settings import command_settings
+from app.config import Settings
+from app.ingest.cli import import_csv
+from app.integrations.personalize.cli import personalize
 from app.migrations import upgrade_to_head
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except InvalidSettings as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -27,8 +22,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Upgrade the database to the latest schema."""
-    settings = _settings()
-    configure_logging(settings.log_level, json=settings.json_logs)
+    settings = command_settings()
     upgrade_to_head(settings.database_url)
     click.echo("database is at the latest schema")
 
@@ -44,8 +38,7 @@ def migrate() -> None:
 )
 def serve(host: str, port: int, worker: bool) -> None:
     """Apply migrations, then serve the API (and run the worker)."""
-    settings = _settings()
-    configure_logging(settings.log_level, json=settings.json_logs)
+    settings = command_settings()
     upgrade_to_head(settings.database_url)
     if not worker:
         os.environ["RECLOOP_WORKER_ENABLED"] = "false"
@@ -64,8 +57,7 @@ def serve(host: str, port: int, worker: bool) -> None:
 @main.command("worker")
 def run_worker() -> None:
     """Run a job worker alone, for deployments with several."""
-    settings = _settings()
-    configure_logging(settings.log_level, json=settings.json_logs)
+    settings = command_settings()
     upgrade_to_head(settings.database_url)
     asyncio.run(_work(settings))
 
@@ -81,3 +73,7 @@ async def _work(settings: Settings) -> None:
     await runtime.start()
     await stop.wait()
     await runtime.stop()
+
+
+main.add_command(personalize)
+main.add_command(import_csv)

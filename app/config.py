@@ -1,5 +1,6 @@
 """Settings, read from the environment with the prefix ``RECLOOP_``."""
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -54,6 +55,11 @@ class UnsafeSettings(InvalidSettings):
     """Raised when the production environment is configured unsafely."""
 
 
+# The pattern Personalize's API models give every ARN parameter.
+PERSONALIZE_ARN_PATTERN = r"^arn:([a-z\d-]+):personalize:.*:.*:.+$"
+PersonalizeArn = Annotated[str, Field(max_length=256, pattern=PERSONALIZE_ARN_PATTERN)]
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -97,12 +103,33 @@ class Settings(BaseSettings):
     writeback_attribute: str = Field(default="product_recs", min_length=1)
     writeback_event_name: str = Field(default="recloop_recommendations", min_length=1)
 
-    # Amazon Personalize
-    personalize_tracking_id: str | None = None
-    personalize_campaign_arn: str | None = None
-    personalize_filter_arn: str | None = None
+    # Amazon Personalize (credentials come from the standard AWS chain only)
+    personalize_tracking_id: (
+        Annotated[str, Field(min_length=1, max_length=256)] | None
+    ) = None
+    personalize_campaign_arn: PersonalizeArn | None = None
+    personalize_filter_arn: PersonalizeArn | None = None
+    personalize_sims_campaign_arn: PersonalizeArn | None = None
     personalize_events_endpoint_url: str | None = None
     personalize_runtime_endpoint_url: str | None = None
+    personalize_endpoint_url: str | None = None
+    personalize_s3_endpoint_url: str | None = None
+    personalize_region: str | None = None
+    personalize_max_attempts: int = Field(default=3, ge=1, le=10)
+    personalize_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    personalize_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    personalize_max_concurrency: int = Field(default=16, ge=1, le=256)
+    # Sends each event type's weight (RECLOOP_EVENT_WEIGHTS) as eventValue; the
+    # Interactions schema then has an EVENT_VALUE column.
+    personalize_event_value: bool = False
+    # Static contextual metadata for GetRecommendations, e.g. {"DEVICE": "web"}.
+    personalize_context: dict[str, str] = Field(default_factory=dict)
+    personalize_name_prefix: str = Field(
+        default="recloop", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,39}$"
+    )
+    personalize_recipe_arn: PersonalizeArn = (
+        "arn:aws:personalize:::recipe/aws-user-personalization"
+    )
 
     # Worker and job queue
     worker_enabled: bool = True
@@ -130,6 +157,7 @@ class Settings(BaseSettings):
         negative = sorted(k for k, v in self.event_weights.items() if v <= 0)
         if negative:
             raise ValueError(f"RECLOOP_EVENT_WEIGHTS must be positive for {negative}")
+        _check_personalize_context(self.personalize_context)
         return self
 
     @property
@@ -165,6 +193,19 @@ class Settings(BaseSettings):
                 "RECLOOP_DATABASE_URL is an in-memory SQLite database, "
                 "which loses every batch on restart"
             )
+
+
+def _check_personalize_context(context: dict[str, str]) -> None:
+    # GetRecommendations' limits: 150 entries, keys [A-Za-z0-9_] up to 150
+    # characters, values up to 1000.
+    name = "RECLOOP_PERSONALIZE_CONTEXT"
+    if len(context) > 150:
+        raise ValueError(f"{name} has {len(context)} entries; at most 150 are allowed")
+    for key, value in context.items():
+        if not re.fullmatch(r"[A-Za-z\d_]{1,150}", key):
+            raise ValueError(f"{name} key {key[:40]!r} must be 1-150 of [A-Za-z0-9_]")
+        if len(value) > 1000:
+            raise ValueError(f"{name}[{key}] is over 1000 characters")
 
 
 def _require_secret(name: str, value: SecretStr | None) -> None:

@@ -14,12 +14,17 @@ from app.config import Settings
 from app.db import Database
 from app.integrations.mparticle.client import EventsApiClient
 from app.recommenders.base import Recommender
-from app.recommenders.embedded.engine import EmbeddedRecommender
 from app.recommenders.embedded.retraining import Retrainer
-from app.recommenders.factory import build_recommender
+from app.recommenders.factory import build_recommender, embedded_engine
+from app.recommenders.personalize import PersonalizeRecommender
 from app.recs.service import RecsService
-from app.worker.handlers import Handler, RefreshHandler, SyncHandler
-from app.worker.kinds import REFRESH, SYNC
+from app.worker.handlers import (
+    Handler,
+    PersonalizeEventHandler,
+    RefreshHandler,
+    SyncHandler,
+)
+from app.worker.kinds import PERSONALIZE_EVENT, REFRESH, SYNC
 from app.worker.runner import Worker
 
 log = structlog.get_logger(__name__)
@@ -45,16 +50,20 @@ class Runtime:
         handlers: dict[str, Handler] = {REFRESH: RefreshHandler(self.recs)}
         if self.writeback is not None:
             handlers[SYNC] = SyncHandler(self.database, self.writeback, self.settings)
+        forwarder = getattr(self.recommender, "forwarder", None)
+        if forwarder is not None:
+            handlers[PERSONALIZE_EVENT] = PersonalizeEventHandler(forwarder)
         return handlers
 
     async def start(self) -> None:
         await self.recommender.start()
-        if isinstance(self.recommender, EmbeddedRecommender):
+        engine = embedded_engine(self.recommender)
+        if engine is not None:
             retrainer = Retrainer(
-                self.recommender,
+                engine,
                 self.database,
                 self.settings.retrain_min_interval_seconds,
-                refresh_users=self.run_worker,
+                refresh_users=self.run_worker and _embedded_serves(self.recommender),
             )
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
@@ -83,6 +92,14 @@ class Runtime:
             await self.writeback.close()
         await self.database.dispose()
         log.info("runtime.stopped")
+
+
+def _embedded_serves(recommender: Recommender) -> bool:
+    # Once a Personalize campaign serves the lists, a retrained embedded model
+    # (kept for popular items) changes no user's list: refreshing is waste.
+    if isinstance(recommender, PersonalizeRecommender):
+        return not recommender.has_campaign
+    return True
 
 
 def _writeback_client(settings: Settings) -> EventsApiClient | None:

@@ -32,6 +32,9 @@ MPARTICLE_SCHEMA = (
     Path(__file__).parent / "fixtures/mparticle.inbound.eventsapi.schema.json"
 )
 
+# Fixtures that start local fake servers.
+pytest_plugins = ["tests.fakes.personalize", "tests.fakes.personalize_control"]
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:

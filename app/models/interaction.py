@@ -1,16 +1,29 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, UtcDateTime
+
+UNFORWARDED = text("forwarded_at IS NULL")
 
 
 class Interaction(Base):
     """A user's action on one product: what every recommender learns from."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_mpid_occurred", "mpid", "occurred_at_ms"),)
+    __table_args__ = (
+        Index("ix_interactions_mpid_occurred", "mpid", "occurred_at_ms"),
+        # Holds only what is still to send to Personalize, so it stays small
+        # while forwarding keeps up.
+        Index(
+            "ix_interactions_unforwarded",
+            "mpid",
+            "occurred_at_ms",
+            postgresql_where=UNFORWARDED,
+            sqlite_where=UNFORWARDED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # The event's stable key plus the product's position in it: unique, so a
@@ -29,3 +42,7 @@ class Interaction(Base):
     transaction_id: Mapped[str | None] = mapped_column(String(256))
     # The list the user picked this item from, when the app says so.
     recommendation_id: Mapped[str | None] = mapped_column(String(64))
+    # When the interaction left the forwarding queue for Amazon Personalize:
+    # sent in a PutEvents call, dead-lettered as a `personalize_event` job
+    # (whose replay sends it), or imported in bulk. NULL while still to send.
+    forwarded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -46,7 +46,11 @@ class Recommender(Protocol):
     """
 
     async def record(self, mpid: int, events: Sequence[HistoryEvent]) -> None:
-        """Take a user's new interactions (for a remote service, send them)."""
+        """Take a user's interactions after new ones were stored, most recent first.
+
+        A remote service sends what it has not been sent yet (Personalize
+        reads that from the store, so nothing a failed call left is missed).
+        """
 
     async def recommend(
         self, mpid: int, history: Sequence[HistoryEvent], n: int

@@ -58,9 +58,13 @@ class RecsService:
         return _from_row(await self._cache_computed(mpid, computed), n)
 
     async def refresh(self, mpid: int) -> bool:
-        """Recompute a user's list and cache it; True when the list changed."""
+        """Record the user's new interactions, recompute their list and cache it.
+
+        Returns True when the list changed.
+        """
         async with self._database.read() as session:
             history = await repository.user_history(session, mpid)
+        await self._recommender.record(mpid, history)
         computed = await self._recommender.recommend(
             mpid, history, self._settings.recs_count
         )

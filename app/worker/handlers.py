@@ -17,6 +17,7 @@ from app.integrations.mparticle.client import (
     WritebackUnavailable,
 )
 from app.integrations.mparticle.packing import pack_requests
+from app.integrations.personalize.forwarding import EventForwarder
 from app.models import CachedRecommendation
 from app.models.base import utcnow
 from app.recs.service import RecsService
@@ -45,6 +46,22 @@ class RefreshHandler:
         return {
             job.id: (result if isinstance(result, Exception) else None)
             for job, result in zip(jobs, results, strict=True)
+        }
+
+
+class PersonalizeEventHandler:
+    """Send dead-lettered interactions to Personalize again (replayed jobs)."""
+
+    def __init__(self, forwarder: EventForwarder) -> None:
+        self._forwarder = forwarder
+
+    async def __call__(self, jobs: Sequence[ClaimedJob]) -> Outcomes:
+        delivery = await self._forwarder.resend([job.key for job in jobs])
+        return {
+            job.id: PermanentJobError(delivery.refused[job.key])
+            if job.key in delivery.refused
+            else None
+            for job in jobs
         }
 
 

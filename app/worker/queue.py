@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import upsert
@@ -153,6 +153,24 @@ async def bury(session: AsyncSession, job: ClaimedJob, error: str) -> None:
             updated_at=utcnow(),
         )
     )
+
+
+async def dead_letter(session: AsyncSession, kind: str, errors: dict[str, str]) -> None:
+    """Record work that failed before it was ever a job, as dead jobs of `kind`.
+
+    They show and replay like any dead job; `errors` maps each key to why.
+    """
+    now = utcnow()
+    rows = [
+        {
+            **_new_job(kind, key, now),
+            "status": JobStatus.dead,
+            "last_error": error[:MAX_ERROR_CHARS],
+        }
+        for key, error in sorted(errors.items())
+    ]
+    if rows:
+        await session.execute(insert(Job), rows)
 
 
 async def release(session: AsyncSession, job: ClaimedJob) -> None:

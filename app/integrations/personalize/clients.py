@@ -1,0 +1,101 @@
+"""boto3 clients for Amazon Personalize, built once with explicit settings.
+
+Every client gets the same botocore `Config`: the `standard` retry mode (its
+default differs between botocore versions), a bounded number of attempts and
+explicit timeouts, so a slow or failing Personalize never holds a worker for
+long; the worker's own backoff takes over after that. Credentials come from
+the standard AWS chain alone: recloop never reads or logs keys.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from app.config import Settings
+from app.integrations.personalize.errors import translate
+
+T = TypeVar("T")
+
+EVENTS = "personalize-events"
+RUNTIME = "personalize-runtime"
+CONTROL = "personalize"
+S3 = "s3"
+
+
+def client_config(settings: Settings, *, pool_size: int | None = None) -> Config:
+    return Config(
+        region_name=settings.personalize_region,
+        retries={
+            "mode": "standard",
+            "total_max_attempts": settings.personalize_max_attempts,
+        },
+        connect_timeout=settings.personalize_connect_timeout_seconds,
+        read_timeout=settings.personalize_read_timeout_seconds,
+        max_pool_connections=pool_size or settings.personalize_max_concurrency,
+        user_agent_extra="recloop",
+    )
+
+
+def _endpoint_url(settings: Settings, service: str) -> str | None:
+    return {
+        EVENTS: settings.personalize_events_endpoint_url,
+        RUNTIME: settings.personalize_runtime_endpoint_url,
+        CONTROL: settings.personalize_endpoint_url,
+        S3: settings.personalize_s3_endpoint_url,
+    }[service]
+
+
+def build_client(settings: Settings, service: str) -> Any:
+    """One client for `service`; clients are thread-safe, so build each once."""
+    # A session of its own: boto3's default session is shared module state
+    # and is not safe to create clients from in several threads.
+    session = boto3.session.Session()
+    return session.client(
+        service,  # type: ignore[call-overload]
+        config=client_config(settings),
+        endpoint_url=_endpoint_url(settings, service),
+    )
+
+
+class AsyncClient:
+    """A boto3 client whose calls run in a thread pool of their own.
+
+    boto3 blocks; running its calls off the event loop, in a pool sized like
+    the client's connection pool, keeps requests and other jobs moving while
+    Personalize answers slowly.
+    """
+
+    def __init__(self, client: Any, max_concurrency: int, name: str) -> None:
+        self.client = client
+        self._executor = ThreadPoolExecutor(
+            max_workers=max_concurrency, thread_name_prefix=name
+        )
+
+    async def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        method: Callable[..., dict[str, Any]] = getattr(self.client, operation)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, lambda: method(**params))
+        except Exception as exc:
+            error = translate(exc, operation)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(AttributeError):
+            self.client.close()
+
+
+def build_async_client(settings: Settings, service: str) -> AsyncClient:
+    return AsyncClient(
+        build_client(settings, service),
+        settings.personalize_max_concurrency,
+        name=service,
+    )

@@ -1,0 +1,104 @@
+"""The client factory: explicit retries and timeouts, errors by what they mean."""
+
+import pytest
+
+from app.integrations.personalize.clients import (
+    EVENTS,
+    RUNTIME,
+    build_async_client,
+    build_client,
+)
+from app.integrations.personalize.errors import (
+    PersonalizeRejected,
+    PersonalizeUnavailable,
+)
+from tests.fakes.personalize import TRACKING_ID
+
+pytestmark = pytest.mark.anyio
+
+EVENT = {"eventType": "view_detail", "itemId": "A", "sentAt": 1_764_700_000}
+CALL = {
+    "trackingId": TRACKING_ID,
+    "userId": "1",
+    "sessionId": "s",
+    "eventList": [EVENT],
+}
+
+
+@pytest.fixture
+def settings(make_settings, personalize_settings):
+    return make_settings(**personalize_settings(personalize_max_attempts=3))
+
+
+def test_clients_get_the_standard_retry_mode_timeouts_and_region(make_settings):
+    settings = make_settings(
+        personalize_region="eu-west-1",
+        personalize_max_attempts=4,
+        personalize_connect_timeout_seconds=1.5,
+        personalize_read_timeout_seconds=3.0,
+    )
+
+    config = build_client(settings, RUNTIME).meta.config
+
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert (config.connect_timeout, config.read_timeout) == (1.5, 3.0)
+    assert config.region_name == "eu-west-1"
+
+
+async def test_a_throttled_call_is_tried_three_times_then_reported(
+    settings, personalize
+):
+    client = build_async_client(settings, EVENTS)
+    personalize.fail_next(3, 400, "ThrottlingException")
+
+    with pytest.raises(PersonalizeUnavailable, match="put_events: ThrottlingException"):
+        await client.call("put_events", **CALL)
+
+    assert [r.status for r in personalize.requests] == [400, 400, 400]
+    client.close()
+
+
+async def test_a_throttled_call_that_recovers_succeeds_within_its_attempts(
+    settings, personalize
+):
+    client = build_async_client(settings, EVENTS)
+    personalize.fail_next(2, 400, "ThrottlingException")
+
+    await client.call("put_events", **CALL)
+
+    assert [r.status for r in personalize.requests] == [400, 400, 200]
+    client.close()
+
+
+async def test_invalid_input_is_not_retried_and_is_permanent(settings, personalize):
+    client = build_async_client(settings, EVENTS)
+
+    with pytest.raises(PersonalizeRejected, match="eventList has 11 members") as info:
+        await client.call("put_events", **{**CALL, "eventList": [EVENT] * 11})
+
+    assert info.value.error_code == "InvalidInputException"
+    assert len(personalize.requests) == 1
+    client.close()
+
+
+async def test_requests_are_signed_for_personalize(settings, personalize):
+    client = build_async_client(settings, EVENTS)
+
+    await client.call("put_events", **CALL)
+
+    authorization = personalize.requests[0].headers["authorization"]
+    assert "AKIDRECLOOPTEST/" in authorization
+    assert "/us-east-1/personalize/aws4_request" in authorization
+    client.close()
+
+
+async def test_missing_credentials_name_the_aws_chain(
+    settings, personalize, monkeypatch
+):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    client = build_async_client(settings, EVENTS)
+
+    with pytest.raises(PersonalizeRejected, match="standard AWS credential chain"):
+        await client.call("put_events", **CALL)
+    client.close()
