@@ -1,16 +1,34 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, UtcDateTime
+
+# Purchases and refunds carry a transaction id: a replayed one (the same
+# transaction sent again under a new message id) must not count twice.
+TRANSACTION_DEDUPED = text(
+    "transaction_id IS NOT NULL AND event_type IN ('purchase', 'refund')"
+)
 
 
 class Interaction(Base):
     """A user's action on one product: what every recommender learns from."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_mpid_occurred", "mpid", "occurred_at_ms"),)
+    __table_args__ = (
+        Index("ix_interactions_mpid_occurred", "mpid", "occurred_at_ms"),
+        Index(
+            "uq_interactions_transaction",
+            "mpid",
+            "transaction_id",
+            "event_type",
+            "item_id",
+            unique=True,
+            postgresql_where=TRANSACTION_DEDUPED,
+            sqlite_where=TRANSACTION_DEDUPED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # The event's stable key plus the product's position in it: unique, so a
