@@ -13,6 +13,7 @@ import structlog
 from app.config import Settings
 from app.db import Database
 from app.integrations.mparticle.client import EventsApiClient
+from app.integrations.mparticle.packing import MAX_BATCHES_PER_REQUEST
 from app.recommenders.base import Recommender
 from app.recommenders.embedded.engine import EmbeddedRecommender
 from app.recommenders.embedded.retraining import Retrainer
@@ -20,7 +21,7 @@ from app.recommenders.factory import build_recommender
 from app.recs.service import RecsService
 from app.worker.handlers import Handler, RefreshHandler, SyncHandler
 from app.worker.kinds import REFRESH, SYNC
-from app.worker.runner import Worker
+from app.worker.runner import Worker, default_worker_id
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +38,24 @@ class Runtime:
         self.recommender: Recommender = build_recommender(settings, self.database)
         self.recs = RecsService(self.database, self.recommender, settings)
         self.writeback = _writeback_client(settings)
-        self.worker = Worker(self.database, self._handlers(), settings)
+        handlers = self._handlers()
+        lane = {SYNC: handlers.pop(SYNC)} if SYNC in handlers else {}
+        self.worker = Worker(self.database, handlers, settings, skip_kinds=set(lane))
+        self.workers = [self.worker]
+        self.writeback_gate = lane[SYNC].gate if lane else None
+        if lane:
+            # Write-back waits on mParticle (its rate, its pauses, slow
+            # answers) in a lane of its own, so refreshes never wait behind it.
+            self.workers.append(
+                Worker(
+                    self.database,
+                    lane,
+                    settings,
+                    f"{default_worker_id()}:writeback",
+                    kinds=set(lane),
+                    batch_size=MAX_BATCHES_PER_REQUEST,
+                )
+            )
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -58,7 +76,8 @@ class Runtime:
             )
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
-            self._spawn(self.worker.run(), "worker")
+            for worker in self.workers:
+                self._spawn(worker.run(), worker.worker_id)
         log.info(
             "runtime.started",
             recommender=self.settings.recommender.value,
@@ -71,7 +90,8 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stopping.set()
-        self.worker.stop()
+        for worker in self.workers:
+            worker.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:
