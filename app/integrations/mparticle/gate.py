@@ -6,9 +6,11 @@ ingest or the refresh of recommendations.
 """
 
 import asyncio
+import contextlib
+import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from app.worker.queue import backoff_seconds
 
@@ -17,6 +19,7 @@ WINDOW_SECONDS = 1.0
 # A Retry-After longer than this is treated as this long: after it, one
 # request finds out whether mParticle still wants recloop to wait.
 MAX_PAUSE_SECONDS = 900.0
+IN_FLIGHT_POLL_SECONDS = 0.02
 
 
 class SendRate:
@@ -24,7 +27,10 @@ class SendRate:
 
     A token bucket (and the libraries that implement one) lets a full bucket
     out at once and then the refill, up to twice the rate in one window; a
-    log of the last second's sends never exceeds it. Waiters go in turn.
+    log of the last second's sends never exceeds it. A send counts from when
+    it starts until a second after its answer came back: mParticle saw it
+    somewhere in between, so its window never holds more than this one.
+    Waiters go in turn.
     """
 
     def __init__(
@@ -32,30 +38,42 @@ class SendRate:
     ) -> None:
         self.max_batches = max_batches
         self._clock = clock
-        self._sent: deque[tuple[float, int]] = deque()
-        self._in_window = 0
+        # [finished at (inf while in flight), batches], oldest first.
+        self._sent: deque[list[float]] = deque()
         self._turn = asyncio.Lock()
 
-    async def acquire(self, batches: int) -> None:
+    @contextlib.asynccontextmanager
+    async def sending(self, batches: int) -> AsyncIterator[None]:
+        """Wait for room for `batches`, then hold it while they are sent."""
         if batches > self.max_batches:
             raise ValueError(
                 f"{batches} batches exceed the rate of {self.max_batches} a second"
             )
+        entry = [math.inf, float(batches)]
         async with self._turn:
             # Waiting for time to pass, not for an event: nothing else frees room.
-            while (wait := self._wait_seconds(batches)) > 0:  # noqa: ASYNC110
+            while (wait := self.wait_seconds(batches)) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
-            self._sent.append((self._clock(), batches))
-            self._in_window += batches
+            self._sent.append(entry)
+        try:
+            yield
+        finally:
+            entry[0] = self._clock()
 
-    def _wait_seconds(self, batches: int) -> float:
+    def wait_seconds(self, batches: int) -> float:
+        """How long a send of `batches` would wait for room now."""
         now = self._clock()
         while self._sent and self._sent[0][0] <= now - WINDOW_SECONDS:
-            self._in_window -= self._sent.popleft()[1]
-        if self._in_window + batches <= self.max_batches:
+            self._sent.popleft()
+        if sum(n for _, n in self._sent) + batches <= self.max_batches:
             return 0.0
-        # The oldest send leaving the window frees the most room soonest.
-        return self._sent[0][0] + WINDOW_SECONDS - now
+        oldest = self._sent[0][0]
+        # A send still in flight frees its room only after its answer.
+        return (
+            IN_FLIGHT_POLL_SECONDS
+            if oldest == math.inf
+            else oldest + WINDOW_SECONDS - now
+        )
 
 
 class WritebackGate:

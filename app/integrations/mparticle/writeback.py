@@ -111,14 +111,16 @@ class Writeback:
         return PendingList(row.mpid, row.recommendation_id, item_ids, batch)
 
     async def _send(self, lists: list[PendingList]) -> dict[int, Exception | None]:
-        await self._gate.rate.acquire(len(lists))
-        # Read again after the wait: an erased user's row is gone, and a
-        # newer list re-queued its sync job, which sends that one instead.
-        current = await self._still_pending(lists)
-        outcomes: dict[int, Exception | None] = {item.mpid: None for item in lists}
-        if not current:
-            return outcomes
-        error = await self._post([item.batch for item in current])
+        async with self._gate.rate.sending(len(lists)):
+            # Read again after the wait: an erased user's row is gone, and a
+            # newer list re-queued its sync job, which sends that one instead.
+            current = await self._still_pending(lists)
+            outcomes: dict[int, Exception | None] = dict.fromkeys(
+                (item.mpid for item in lists), None
+            )
+            if not current:
+                return outcomes
+            error = await self._post([item.batch for item in current])
         if error is None:
             await self._mark_synced(current)
         for item in current:
