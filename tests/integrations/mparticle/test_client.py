@@ -6,6 +6,7 @@ from pydantic import SecretStr
 from app.integrations.mparticle.client import (
     EventsApiClient,
     WritebackRejected,
+    WritebackThrottled,
     WritebackUnavailable,
 )
 from tests.fakes.mparticle import FakeEventsApi, Reply
@@ -102,3 +103,22 @@ async def test_success_is_any_status_from_200_to_205() -> None:
         await client.send([_batch(2)])
         await client.close()
         assert len(fake.requests) == 2
+
+
+async def test_429_is_throttling_and_success_reports_the_rate_used(events_api):
+    events_api.script(Reply(429, headers={"Retry-After": "3"}))
+    client = _client(events_api.base_url)
+    with pytest.raises(WritebackThrottled) as raised:
+        await client.send([_batch(1)])
+    used = await client.send([_batch(1)])
+    await client.close()
+    assert raised.value.retry_after_seconds == 3
+    assert used == 1
+
+
+async def test_the_fake_refuses_batches_the_official_schema_refuses(events_api):
+    client = _client(events_api.base_url)
+    with pytest.raises(WritebackRejected, match="environment"):
+        await client.send([{"mpid": 1}])
+    await client.close()
+    assert events_api.invalid
