@@ -143,41 +143,27 @@ async def complete(session: AsyncSession, job: ClaimedJob) -> None:
 
 
 async def retry_later(
-    session: AsyncSession, job: ClaimedJob, error: str, delay_seconds: float
+    session: AsyncSession,
+    job: ClaimedJob,
+    error: str,
+    delay_seconds: float,
+    *,
+    use_attempt: bool = True,
 ) -> None:
+    """Run the job again after a delay. Without `use_attempt` the attempt is
+    handed back: the job did not fail, the service asked recloop to wait."""
     now = utcnow()
-    await session.execute(
-        update(Job)
-        .where(_held(job))
-        .values(
-            status=JobStatus.pending,
-            run_at=now + timedelta(seconds=delay_seconds),
-            lease_expires_at=None,
-            locked_by=None,
-            last_error=error[:MAX_ERROR_CHARS],
-            updated_at=now,
-        )
-    )
-
-
-async def defer(
-    session: AsyncSession, job: ClaimedJob, reason: str, delay_seconds: float
-) -> None:
-    """Run the job again after a delay, handing back the attempt it used."""
-    now = utcnow()
-    await session.execute(
-        update(Job)
-        .where(_held(job))
-        .values(
-            status=JobStatus.pending,
-            attempts=Job.attempts - 1,
-            run_at=now + timedelta(seconds=delay_seconds),
-            lease_expires_at=None,
-            locked_by=None,
-            last_error=reason[:MAX_ERROR_CHARS],
-            updated_at=now,
-        )
-    )
+    values = {
+        "status": JobStatus.pending,
+        "run_at": now + timedelta(seconds=delay_seconds),
+        "lease_expires_at": None,
+        "locked_by": None,
+        "last_error": error[:MAX_ERROR_CHARS],
+        "updated_at": now,
+    }
+    if not use_attempt:
+        values["attempts"] = Job.attempts - 1
+    await session.execute(update(Job).where(_held(job)).values(**values))
 
 
 async def bury(session: AsyncSession, job: ClaimedJob, error: str) -> None:

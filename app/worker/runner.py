@@ -113,7 +113,9 @@ class Worker:
         reason = f"{type(error).__name__}: {error}"
         context = {"kind": job.kind, "key": job.key, "attempt": job.attempts}
         if isinstance(error, DeferJob):
-            await queue.defer(session, job, reason, error.delay_seconds)
+            await queue.retry_later(
+                session, job, reason, error.delay_seconds, use_attempt=False
+            )
             log.info(
                 "worker.job_deferred",
                 delay_seconds=round(error.delay_seconds, 2),

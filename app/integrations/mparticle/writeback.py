@@ -72,27 +72,33 @@ class Writeback:
         job_ids = {int(job.key): job.id for job in jobs}
         if pause := self._gate.paused_for():
             return {job.id: _paused(pause) for job in jobs}
-        outcomes: Outcomes = dict.fromkeys(job_ids.values())
+        by_mpid: dict[int, Exception | None] = dict.fromkeys(job_ids)
         pending = [self._pending(row) for row in await self._changed(list(job_ids))]
+        sendable = []
         for item in pending:
             if batch_bytes(item.batch) > MAX_BATCH_BYTES:
-                outcomes[job_ids[item.mpid]] = PermanentJobError(
+                by_mpid[item.mpid] = PermanentJobError(
                     f"the batch for {item.mpid} is over mParticle's 128 KB limit"
                 )
-        sendable = [(p.mpid, p) for p in pending if outcomes[job_ids[p.mpid]] is None]
-        requests = list(
-            pack_requests(
-                [(p, p.batch) for _, p in sendable], max_batches=self._max_batches
-            )
-        )
-        for position, request in enumerate(requests):
-            lists = [item for item, _ in request]
-            for mpid, outcome in (await self._send(lists)).items():
-                outcomes[job_ids[mpid]] = outcome
+            else:
+                sendable.append((item, item.batch))
+        requests = [
+            [item for item, _ in request]
+            for request in pack_requests(sendable, max_batches=self._max_batches)
+        ]
+        by_mpid.update(await self._send_in_turn(requests))
+        return {job_ids[mpid]: outcome for mpid, outcome in by_mpid.items()}
+
+    async def _send_in_turn(
+        self, requests: list[list[PendingList]]
+    ) -> dict[int, Exception | None]:
+        """Send the requests one by one; after a pause begins, defer the rest."""
+        outcomes: dict[int, Exception | None] = {}
+        for position, lists in enumerate(requests):
+            outcomes.update(await self._send(lists))
             if pause := self._gate.paused_for():
                 for later in requests[position + 1 :]:
-                    for item, _ in later:
-                        outcomes[job_ids[item.mpid]] = _paused(pause)
+                    outcomes.update({item.mpid: _paused(pause) for item in later})
                 break
         return outcomes
 
