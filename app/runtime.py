@@ -39,23 +39,14 @@ class Runtime:
         self.recs = RecsService(self.database, self.recommender, settings)
         self.writeback = _writeback_client(settings)
         handlers = self._handlers()
-        lane = {SYNC: handlers.pop(SYNC)} if SYNC in handlers else {}
-        self.worker = Worker(self.database, handlers, settings, skip_kinds=set(lane))
+        sync = handlers.pop(SYNC, None)
+        self.worker = Worker(
+            self.database, handlers, settings, skip_kinds={SYNC} if sync else ()
+        )
         self.workers = [self.worker]
-        self.writeback_gate = lane[SYNC].gate if lane else None
-        if lane:
-            # Write-back waits on mParticle (its rate, its pauses, slow
-            # answers) in a lane of its own, so refreshes never wait behind it.
-            self.workers.append(
-                Worker(
-                    self.database,
-                    lane,
-                    settings,
-                    f"{default_worker_id()}:writeback",
-                    kinds=set(lane),
-                    batch_size=MAX_BATCHES_PER_REQUEST,
-                )
-            )
+        self.writeback_gate = sync.gate if isinstance(sync, SyncHandler) else None
+        if sync is not None:
+            self.workers.append(self._writeback_lane(sync))
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -64,6 +55,19 @@ class Runtime:
         if self.writeback is not None:
             handlers[SYNC] = SyncHandler(self.database, self.writeback, self.settings)
         return handlers
+
+    def _writeback_lane(self, sync: Handler) -> Worker:
+        # Write-back waits on mParticle (its rate, its pauses, slow answers)
+        # in a lane of its own, so refreshes never wait behind it.
+        return Worker(
+            self.database,
+            {SYNC: sync},
+            self.settings,
+            f"{default_worker_id()}:writeback",
+            kinds={SYNC},
+            batch_size=MAX_BATCHES_PER_REQUEST,
+            paused_for=self.writeback_gate.paused_for if self.writeback_gate else None,
+        )
 
     async def start(self) -> None:
         await self.recommender.start()

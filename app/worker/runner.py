@@ -5,7 +5,7 @@ import contextlib
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,7 @@ class Worker:
         kinds: Collection[str] | None = None,
         skip_kinds: Collection[str] = (),
         batch_size: int | None = None,
+        paused_for: Callable[[], float] | None = None,
     ) -> None:
         self._database = database
         self._handlers = handlers
@@ -44,6 +45,9 @@ class Worker:
         self._kinds = kinds
         self._skip_kinds = skip_kinds
         self._batch_size = batch_size or settings.worker_batch_size
+        # Seconds the lane's service asked it to wait (a 429's Retry-After):
+        # claiming jobs only to hand them back would just load the database.
+        self._paused_for = paused_for
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -53,6 +57,9 @@ class Worker:
     async def run(self) -> None:
         log.info("worker.started", worker_id=self.worker_id)
         while not self._stopping.is_set():
+            if self._paused_for is not None and (pause := self._paused_for()) > 0:
+                await self._sleep(pause)
+                continue
             try:
                 handled = await self.run_once()
             except Exception:
