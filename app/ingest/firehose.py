@@ -142,7 +142,8 @@ async def receive_firehose(
 
 def _check_access_key(request: Request, settings: Settings) -> None:
     expected = settings.firehose_access_key
-    if expected is None:
+    # An empty key would let an empty header in: it counts as unset.
+    if expected is None or not expected.get_secret_value():
         raise NotFound(
             "Firehose delivery is off; set RECLOOP_FIREHOSE_ACCESS_KEY to the "
             "stream's access key"

@@ -110,11 +110,13 @@ async def test_the_access_key_is_required(start_app, database, key, status, mess
     assert await _counts(database) == (0, 0)
 
 
-async def test_firehose_is_off_until_its_key_is_set(start_app, database):
-    app = await start_app()
-    response = await _post(app, _delivery(_record(outbound_batch(1))))
+@pytest.mark.parametrize("configured", [None, ""])
+async def test_firehose_is_off_until_its_key_is_set(start_app, database, configured):
+    app = await start_app(firehose_access_key=configured)
+    response = await _post(app, _delivery(_record(outbound_batch(1))), key="")
     assert response.status_code == 404
     assert "RECLOOP_FIREHOSE_ACCESS_KEY" in response.json()["errorMessage"]
+    assert await _counts(database) == (0, 0)
 
 
 @pytest.mark.parametrize(
