@@ -35,13 +35,14 @@ def check_basic(
         raise CredentialsMissing("Authorization header is missing", realm=realm)
     # Both comparisons always run, so the time taken says nothing about
     # which half was wrong.
-    key_ok = _equal(credentials[0], key)
-    secret_ok = _equal(credentials[1], secret)
+    key_ok = secret_matches(credentials[0], key)
+    secret_ok = secret_matches(credentials[1], secret)
     if not (key_ok and secret_ok):
         raise CredentialsInvalid("Credentials are invalid")
 
 
-def _equal(given: str, expected: SecretStr) -> bool:
+def secret_matches(given: str, expected: SecretStr) -> bool:
+    """Whether `given` is the secret, in time that says nothing about either."""
     # Comparing digests, not the values, keeps even the secret's length from
     # showing in the time taken.
     return hmac.compare_digest(_digest(given), _digest(expected.get_secret_value()))

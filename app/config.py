@@ -2,6 +2,7 @@
 
 import re
 from enum import StrEnum
+from math import isfinite
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -26,11 +27,26 @@ PRODUCT_ACTIONS = frozenset(
     }
 )
 
+# How much each stored event type says about a user's interest in an item.
+# Zero means stored but ignored; a negative weight is a negative signal that
+# cancels positive ones (a removal undoes the add; a refund outweighs the
+# whole view-cart-purchase path). Types missing here weigh zero.
 DEFAULT_EVENT_WEIGHTS = {
     "purchase": 4.0,
     "add_to_cart": 2.0,
     "add_to_wishlist": 1.5,
     "view_detail": 1.0,
+    "remove_from_cart": -2.0,
+    "refund": -8.0,
+    "remove_from_wish_list": -1.5,
+}
+
+# The Events API's base URL in each mParticle data pod.
+MPARTICLE_POD_URLS = {
+    "US1": "https://s2s.mparticle.com/v2",
+    "US2": "https://s2s.us2.mparticle.com/v2",
+    "EU1": "https://s2s.eu1.mparticle.com/v2",
+    "AU1": "https://s2s.au1.mparticle.com/v2",
 }
 
 # Values people paste from examples; refused as secrets in production.
@@ -40,6 +56,13 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", 
 class Environment(StrEnum):
     development = "development"
     production = "production"
+
+
+class MparticlePod(StrEnum):
+    US1 = "US1"
+    US2 = "US2"
+    EU1 = "EU1"
+    AU1 = "AU1"
 
 
 class RecommenderKind(StrEnum):
@@ -83,10 +106,29 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_bulk_batches: int = Field(default=100, ge=1)
     interaction_actions: Annotated[list[str], NoDecode] = Field(
-        default=["view_detail", "add_to_cart", "add_to_wishlist", "purchase"]
+        default=[
+            "view_detail",
+            "add_to_cart",
+            "add_to_wishlist",
+            "purchase",
+            "remove_from_cart",
+            "remove_from_wish_list",
+            "refund",
+        ]
     )
     event_weights: dict[str, float] = Field(default=DEFAULT_EVENT_WEIGHTS)
     recommendation_id_attribute: str = Field(default="recommendation_id", min_length=1)
+    # Past this many ingest requests in flight, more are answered 429 with
+    # Retry-After, so a burst sheds load instead of queueing without bound.
+    # mParticle's SDK blocks its whole process for Retry-After: keep it small.
+    ingest_max_in_flight: int = Field(default=64, ge=1)
+    ingest_retry_after_seconds: int = Field(default=1, ge=1, le=60)
+    # Amazon Kinesis Data Firehose HTTP endpoint delivery (off until the key
+    # is set). Firehose buffers megabytes per request, so its own body limit.
+    firehose_access_key: SecretStr | None = None
+    firehose_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=256 * 1024, le=128 * 1024 * 1024
+    )
 
     # Recommendations
     recommender: RecommenderKind = RecommenderKind.embedded
@@ -97,9 +139,14 @@ class Settings(BaseSettings):
     # Write-back to mParticle (off until the key and secret are set)
     mparticle_api_key: SecretStr | None = None
     mparticle_api_secret: SecretStr | None = None
-    mparticle_base_url: str = "https://s2s.mparticle.com/v2"
+    # The data pod picks the base URL; an explicit base URL wins.
+    mparticle_pod: MparticlePod = MparticlePod.US1
+    mparticle_base_url: str = MPARTICLE_POD_URLS["US1"]
     mparticle_environment: Literal["production", "development"] = "development"
     mparticle_timeout_seconds: float = Field(default=10.0, gt=0)
+    # mParticle's default limit is about 270 batches a second; this process
+    # stays below it in every one-second window.
+    mparticle_max_batches_per_second: int = Field(default=200, ge=1, le=10_000)
     writeback_attribute: str = Field(default="product_recs", min_length=1)
     writeback_event_name: str = Field(default="recloop_recommendations", min_length=1)
 
@@ -145,6 +192,8 @@ class Settings(BaseSettings):
     def _split_lists(cls, data: dict) -> dict:
         if isinstance(data, dict) and "interaction_actions" in data:
             data["interaction_actions"] = _split_csv(data["interaction_actions"])
+        if isinstance(data, dict) and isinstance(data.get("mparticle_pod"), str):
+            data["mparticle_pod"] = data["mparticle_pod"].strip().upper()
         return data
 
     @model_validator(mode="after")
@@ -154,10 +203,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"RECLOOP_INTERACTION_ACTIONS has unknown product actions {unknown}"
             )
-        negative = sorted(k for k, v in self.event_weights.items() if v <= 0)
-        if negative:
-            raise ValueError(f"RECLOOP_EVENT_WEIGHTS must be positive for {negative}")
+        not_finite = sorted(k for k, v in self.event_weights.items() if not isfinite(v))
+        if not_finite:
+            raise ValueError(f"RECLOOP_EVENT_WEIGHTS must be finite for {not_finite}")
         _check_personalize_context(self.personalize_context)
+        if "mparticle_base_url" not in self.model_fields_set:
+            self.mparticle_base_url = MPARTICLE_POD_URLS[self.mparticle_pod.value]
         return self
 
     @property
@@ -177,7 +228,8 @@ class Settings(BaseSettings):
         return self.env is Environment.production
 
     def weight_of(self, event_type: str) -> float:
-        return self.event_weights.get(event_type, 1.0)
+        """The event type's weight; an unlisted type never counts as interest."""
+        return self.event_weights.get(event_type, 0.0)
 
     def check_production_safety(self) -> None:
         """Refuse settings that are fine on a laptop and unsafe in production."""
@@ -188,6 +240,8 @@ class Settings(BaseSettings):
         if self.writeback_enabled:
             for name in ("mparticle_api_key", "mparticle_api_secret"):
                 _require_secret(name, getattr(self, name))
+        if self.firehose_access_key is not None:
+            _require_secret("firehose_access_key", self.firehose_access_key)
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
             raise UnsafeSettings(
                 "RECLOOP_DATABASE_URL is an in-memory SQLite database, "

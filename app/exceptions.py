@@ -107,6 +107,16 @@ class ValueOutOfRange(RecloopError):
     code = "UNPROCESSABLE_ENTITY"
 
 
+class TooManyRequests(RecloopError):
+    """More requests are in flight than recloop takes at once; retry shortly."""
+
+    status_code = 429
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class ServiceUnavailable(RecloopError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"

@@ -11,7 +11,9 @@ from fastapi.openapi.utils import get_openapi
 from app.config import Settings, load_settings
 from app.exceptions import install_error_handlers
 from app.health.endpoints import router as health_router
+from app.ingest.admission import InFlightLimit
 from app.ingest.endpoints import router as ingest_router
+from app.ingest.firehose import router as firehose_router
 from app.ingest.schemas import Batch
 from app.logging import configure_logging
 from app.recs.endpoints import router as recs_router
@@ -47,8 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.ingest_limit = InFlightLimit(
+        settings.ingest_max_in_flight, settings.ingest_retry_after_seconds
+    )
     install_error_handlers(app)
     app.include_router(ingest_router)
+    app.include_router(firehose_router)
     app.include_router(recs_router)
     app.include_router(health_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

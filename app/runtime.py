@@ -13,6 +13,7 @@ import structlog
 from app.config import Settings
 from app.db import Database
 from app.integrations.mparticle.client import EventsApiClient
+from app.integrations.mparticle.packing import MAX_BATCHES_PER_REQUEST
 from app.recommenders.base import Recommender
 from app.recommenders.embedded.retraining import Retrainer
 from app.recommenders.factory import build_recommender, embedded_engine
@@ -25,7 +26,7 @@ from app.worker.handlers import (
     SyncHandler,
 )
 from app.worker.kinds import PERSONALIZE_EVENT, REFRESH, SYNC
-from app.worker.runner import Worker
+from app.worker.runner import Worker, default_worker_id
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,15 @@ class Runtime:
         self.recommender: Recommender = build_recommender(settings, self.database)
         self.recs = RecsService(self.database, self.recommender, settings)
         self.writeback = _writeback_client(settings)
-        self.worker = Worker(self.database, self._handlers(), settings)
+        handlers = self._handlers()
+        sync = handlers.pop(SYNC, None)
+        self.worker = Worker(
+            self.database, handlers, settings, skip_kinds={SYNC} if sync else ()
+        )
+        self.workers = [self.worker]
+        self.writeback_gate = sync.gate if isinstance(sync, SyncHandler) else None
+        if sync is not None:
+            self.workers.append(self._writeback_lane(sync))
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -54,6 +63,19 @@ class Runtime:
         if forwarder is not None:
             handlers[PERSONALIZE_EVENT] = PersonalizeEventHandler(forwarder)
         return handlers
+
+    def _writeback_lane(self, sync: Handler) -> Worker:
+        # Write-back waits on mParticle (its rate, its pauses, slow answers)
+        # in a lane of its own, so refreshes never wait behind it.
+        return Worker(
+            self.database,
+            {SYNC: sync},
+            self.settings,
+            f"{default_worker_id()}:writeback",
+            kinds={SYNC},
+            batch_size=MAX_BATCHES_PER_REQUEST,
+            paused_for=self.writeback_gate.paused_for if self.writeback_gate else None,
+        )
 
     async def start(self) -> None:
         await self.recommender.start()
@@ -67,7 +89,8 @@ class Runtime:
             )
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
-            self._spawn(self.worker.run(), "worker")
+            for worker in self.workers:
+                self._spawn(worker.run(), worker.worker_id)
         log.info(
             "runtime.started",
             recommender=self.settings.recommender.value,
@@ -80,7 +103,8 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stopping.set()
-        self.worker.stop()
+        for worker in self.workers:
+            worker.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:

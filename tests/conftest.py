@@ -116,7 +116,7 @@ class RunningApp:
     async def run_jobs(self) -> int:
         """Run the worker until no job is due; returns how many were handled."""
         handled = 0
-        while count := await self.runtime.worker.run_once():
+        while count := sum([await w.run_once() for w in self.runtime.workers]):
             handled += count
         return handled
 

@@ -115,3 +115,57 @@ def test_production_with_real_credentials_is_accepted(monkeypatch) -> None:
     )
     settings.check_production_safety()
     assert settings.json_logs is True
+
+
+@pytest.mark.parametrize(
+    ("pod", "url"),
+    [
+        ("US1", "https://s2s.mparticle.com/v2"),
+        ("us2", "https://s2s.us2.mparticle.com/v2"),
+        ("EU1", "https://s2s.eu1.mparticle.com/v2"),
+        ("AU1", "https://s2s.au1.mparticle.com/v2"),
+    ],
+)
+def test_the_data_pod_picks_the_events_api_url(monkeypatch, pod, url) -> None:
+    assert _settings(monkeypatch, mparticle_pod=pod).mparticle_base_url == url
+
+
+def test_an_explicit_base_url_wins_over_the_pod(monkeypatch) -> None:
+    settings = _settings(
+        monkeypatch, mparticle_pod="EU1", mparticle_base_url="http://127.0.0.1:9/v2"
+    )
+    assert settings.mparticle_base_url == "http://127.0.0.1:9/v2"
+
+
+def test_an_unknown_pod_is_refused_naming_it(monkeypatch) -> None:
+    with pytest.raises(ValidationError, match="mparticle_pod"):
+        _settings(monkeypatch, mparticle_pod="EU2")
+
+
+def test_zero_and_negative_weights_are_allowed_and_refunds_never_count_as_interest(
+    monkeypatch,
+) -> None:
+    defaults = _settings(monkeypatch)
+    for action in ("refund", "remove_from_cart", "remove_from_wish_list"):
+        assert action in defaults.interaction_actions
+        assert defaults.weight_of(action) < 0
+    assert defaults.weight_of("checkout") == 0.0
+    custom = _settings(monkeypatch, event_weights='{"refund": 0, "purchase": 3}')
+    assert custom.weight_of("refund") == 0.0
+
+
+def test_weights_must_be_finite(monkeypatch) -> None:
+    with pytest.raises(ValidationError, match="RECLOOP_EVENT_WEIGHTS"):
+        Settings(_env_file=None, event_weights={"purchase": float("inf")})
+
+
+def test_production_refuses_a_placeholder_firehose_key(monkeypatch) -> None:
+    settings = _settings(
+        monkeypatch,
+        env="production",
+        ingest_key="key-1",
+        ingest_secret="a-real-secret",
+        firehose_access_key="changeme",
+    )
+    with pytest.raises(UnsafeSettings, match="RECLOOP_FIREHOSE_ACCESS_KEY"):
+        settings.check_production_safety()

@@ -1,26 +1,16 @@
-import time
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, Request, status
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.deps import DatabaseDep, IngestAuth, SettingsDep
-from app.exceptions import (
-    BadRequest,
-    ServiceUnavailable,
-    TooManyBatches,
-    error_responses,
-)
+from app.exceptions import BadRequest, TooManyBatches, error_responses
 from app.ingest import examples
+from app.ingest.admission import IngestSlot
 from app.ingest.body import read_json
-from app.ingest.parsing import ParseOptions, parse_batch, parse_batches
+from app.ingest.pipeline import accept_batches
 from app.ingest.schemas import IngestSummary
-from app.ingest.service import store_batches
 
-log = structlog.get_logger(__name__)
-
-router = APIRouter(tags=["ingest"], dependencies=[IngestAuth])
+router = APIRouter(tags=["ingest"], dependencies=[IngestAuth, IngestSlot])
 
 ERROR_RESPONSES = error_responses(
     e400="Malformed JSON, a required field missing, or more than 100 batches.",
@@ -29,6 +19,8 @@ ERROR_RESPONSES = error_responses(
     e413="Body over the size limit (256 KB by default).",
     e415="Content-Type is not JSON.",
     e422="A value is out of range (an MPID beyond 64 bits, say).",
+    e429="Too many requests in flight; nothing was stored. Retry after "
+    "`Retry-After` seconds.",
     e503="Storage unavailable; nothing was stored. Retry after `Retry-After` seconds.",
 )
 
@@ -44,6 +36,8 @@ async def receive_webhook(
 ) -> IngestSummary:
     """Take one batch or an array of batches from mParticle's webhook output."""
     payload = await read_json(request, settings.max_body_bytes)
+    if payload is None:
+        return IngestSummary.nothing()
     bulk = isinstance(payload, list)
     raw_batches = payload if bulk else [payload]
     return await _ingest(raw_batches, "webhook", settings, database, bulk=bulk)
@@ -60,6 +54,8 @@ async def receive_events(
 ) -> IngestSummary:
     """Take one batch in the mParticle Events API's shape (mParticle server SDKs)."""
     payload = await read_json(request, settings.max_body_bytes)
+    if payload is None:
+        return IngestSummary.nothing()
     if not isinstance(payload, dict):
         raise BadRequest("body: /v2/events takes one batch object; use /v2/bulkevents")
     return await _ingest([payload], "events_api", settings, database, bulk=False)
@@ -76,6 +72,9 @@ async def receive_bulk_events(
 ) -> IngestSummary:
     """Take an array of up to 100 batches in the mParticle Events API's shape."""
     payload = await read_json(request, settings.max_body_bytes)
+    if payload is None:
+        # mParticle's Python SDK sends no body at all for an empty list.
+        return IngestSummary.nothing()
     if not isinstance(payload, list):
         raise BadRequest("body: /v2/bulkevents takes a JSON array of batches")
     return await _ingest(payload, "events_api", settings, database, bulk=True)
@@ -94,27 +93,7 @@ async def _ingest(
             f"body: {len(raw_batches)} batches; at most "
             f"{settings.max_bulk_batches} are allowed per request"
         )
-    options = ParseOptions(
-        actions=frozenset(settings.interaction_actions),
-        received_at_ms=int(time.time() * 1000),
-        recommendation_attribute=settings.recommendation_id_attribute,
+    paths = [f"[{i}]" if bulk else "" for i in range(len(raw_batches))]
+    return await accept_batches(
+        list(zip(paths, raw_batches, strict=True)), source, settings, database
     )
-    if bulk:
-        parsed = parse_batches(raw_batches, options)
-    else:
-        parsed = [parse_batch(raw_batches[0], options)]
-    try:
-        async with database.write() as session:
-            summary = await store_batches(session, parsed, source)
-    except (OperationalError, InterfaceError, OSError) as exc:
-        # Nothing was committed: the sender must retry, and will on a 503.
-        log.warning("ingest.store_failed", source=source, error=type(exc).__name__)
-        raise ServiceUnavailable("Storage is unavailable; retry later") from None
-    log.debug(
-        "ingest.batches_stored",
-        source=source,
-        batches=summary.batches,
-        interactions=summary.interactions,
-        duplicates=summary.duplicates,
-    )
-    return summary

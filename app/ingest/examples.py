@@ -1,5 +1,7 @@
 """Request examples for the API documentation: batches as mParticle sends them."""
 
+import base64
+import json
 from typing import Any
 
 # What the webhook (and Kinesis) output posts: outbound shape, array identities.
@@ -76,6 +78,42 @@ def request_body(
         schema: dict[str, Any] = {"anyOf": [ref, array]}
     else:
         schema = array if many else ref
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema, "example": example}},
+        }
+    }
+
+
+def firehose_request_body() -> dict[str, Any]:
+    """`openapi_extra` for the Firehose route: a delivery of one webhook batch."""
+    record = base64.b64encode(json.dumps(WEBHOOK).encode()).decode()
+    example = {
+        "requestId": "ed4acda5-034f-9f42-bba1-f29aea6d7d8f",
+        "timestamp": 1764790001599,
+        "records": [{"data": record}],
+    }
+    schema = {
+        "type": "object",
+        "required": ["requestId", "records"],
+        "properties": {
+            "requestId": {"type": "string"},
+            "timestamp": {"type": "integer"},
+            "records": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "data": {
+                            "type": "string",
+                            "description": "One mParticle batch, as Base64 JSON.",
+                        }
+                    },
+                },
+            },
+        },
+    }
     return {
         "requestBody": {
             "required": True,

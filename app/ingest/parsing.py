@@ -71,11 +71,29 @@ class ImpressionRow:
     occurred_at_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionRefund:
+    """A refund of a whole transaction, which mParticle lets name no products.
+
+    It becomes a refund of each item the transaction's purchase held, once
+    that purchase is known (see the ingest service).
+    """
+
+    event_key: str
+    mpid: int
+    transaction_id: str
+    session_id: str | None
+    occurred_at_ms: int
+    recommendation_id: str | None = None
+
+
 @dataclass(slots=True)
 class ParsedEvent:
     key: str
+    event_type: str = ""
     interactions: list[InteractionRow] = field(default_factory=list)
     impressions: list[ImpressionRow] = field(default_factory=list)
+    transaction_refund: TransactionRefund | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +113,12 @@ class ParsedBatch:
     def impressions(self) -> Iterator[ImpressionRow]:
         for event in self.events:
             yield from event.impressions
+
+    @property
+    def transaction_refunds(self) -> Iterator[TransactionRefund]:
+        for event in self.events:
+            if event.transaction_refund is not None:
+                yield event.transaction_refund
 
 
 def parse_batches(
@@ -145,10 +169,15 @@ def _parse_event(
 ) -> ParsedEvent:
     model = CommerceEventData if event_type == "commerce_event" else EventData
     data = _validate(model, raw_event["data"], f"{context.path}.data")
-    parsed = ParsedEvent(key=event_key(data, context.mpid, raw_event))
+    parsed = ParsedEvent(
+        key=event_key(data, context.mpid, raw_event), event_type=event_type
+    )
     if isinstance(data, CommerceEventData) and context.mpid is not None:
         parsed.interactions = _interactions(data, parsed.key, context.mpid, context)
         parsed.impressions = _impressions(data, parsed.key, context.mpid, context)
+        parsed.transaction_refund = _transaction_refund(
+            data, parsed.key, context.mpid, context
+        )
     return parsed
 
 
@@ -176,6 +205,26 @@ def _interactions(
         for position, product in enumerate(action.products)
         if product.id
     ]
+
+
+def _transaction_refund(
+    data: CommerceEventData, key: str, mpid: int, context: _EventContext
+) -> TransactionRefund | None:
+    action = data.product_action
+    if action is None or action.action != "refund" or not action.transaction_id:
+        return None
+    if "refund" not in context.options.actions or any(p.id for p in action.products):
+        return None
+    return TransactionRefund(
+        event_key=key,
+        mpid=mpid,
+        transaction_id=action.transaction_id,
+        session_id=_session(data),
+        occurred_at_ms=data.timestamp_unixtime_ms or context.batch_time_ms,
+        recommendation_id=_attribute(
+            data.custom_attributes, context.options.recommendation_attribute
+        ),
+    )
 
 
 def _impressions(

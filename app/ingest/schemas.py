@@ -140,6 +140,11 @@ class IngestSummary(BaseModel):
         }
     )
 
+    @classmethod
+    def nothing(cls) -> "IngestSummary":
+        """The answer to a request that carried no batch (a connection check)."""
+        return cls(batches=0, interactions=0, duplicates=0)
+
 
 def normalized_identities(batch: Batch) -> dict[str, str]:
     """Both forms of ``user_identities`` as one map, ``customerid`` as ``customer_id``.

@@ -6,10 +6,16 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import chunks, upsert
-from app.ingest.parsing import ImpressionRow, InteractionRow, ParsedBatch
+from app.ingest.parsing import (
+    ImpressionRow,
+    InteractionRow,
+    ParsedBatch,
+    TransactionRefund,
+)
 from app.ingest.schemas import IngestSummary
 from app.models import Batch, Impression, Interaction
 from app.models.base import utcnow
@@ -38,6 +44,10 @@ async def store_batches(
         (row, batch_ids[batch.key]) for batch in stored for row in batch.impressions
     ]
     new_interactions = await _insert_rows(session, Interaction, interactions, now)
+    # After the purchases above, so a refund sent with its purchase finds it.
+    refunds = await _transaction_refund_rows(session, stored, batch_ids)
+    new_interactions += await _insert_rows(session, Interaction, refunds, now)
+    interactions += refunds
     new_impressions = await _insert_rows(session, Impression, impressions, now)
     candidate_events = {row.event_key for row, _ in interactions + impressions}
     new_events = {row.event_key for row in new_interactions + new_impressions}
@@ -89,13 +99,62 @@ async def _insert_batches(
     return ids
 
 
+async def _transaction_refund_rows(
+    session: AsyncSession, batches: list[ParsedBatch], batch_ids: dict[str, int]
+) -> list[tuple[InteractionRow, int]]:
+    """A whole-transaction refund as a refund of each item its purchase held."""
+    rows: list[tuple[InteractionRow, int]] = []
+    for batch in batches:
+        for refund in batch.transaction_refunds:
+            items = await _purchased_in(session, refund)
+            rows += [
+                (_refund_row(refund, position, item_id), batch_ids[batch.key])
+                for position, item_id in enumerate(items)
+            ]
+    return rows
+
+
+async def _purchased_in(session: AsyncSession, refund: TransactionRefund) -> list[str]:
+    result = await session.scalars(
+        select(Interaction.item_id)
+        .where(
+            Interaction.mpid == refund.mpid,
+            Interaction.transaction_id == refund.transaction_id,
+            Interaction.event_type == "purchase",
+        )
+        .distinct()
+        .order_by(Interaction.item_id)
+    )
+    return list(result)
+
+
+def _refund_row(
+    refund: TransactionRefund, position: int, item_id: str
+) -> InteractionRow:
+    return InteractionRow(
+        key=f"{refund.event_key}#t{position}",
+        event_key=refund.event_key,
+        mpid=refund.mpid,
+        item_id=item_id,
+        event_type="refund",
+        session_id=refund.session_id,
+        occurred_at_ms=refund.occurred_at_ms,
+        transaction_id=refund.transaction_id,
+        recommendation_id=refund.recommendation_id,
+    )
+
+
 async def _insert_rows(
     session: AsyncSession,
     model: type[Interaction] | type[Impression],
     candidates: list[tuple[Row, int]],
     now: datetime,
 ) -> list[Row]:
-    """Insert rows that are new by key; returns the ones actually inserted."""
+    """Insert rows that are new; returns the ones actually inserted.
+
+    New means a new key and, for purchases and refunds, a transaction and
+    item not stored before: no conflict target, so every unique index counts.
+    """
     by_key = {row.key: row for row, _ in candidates}
     inserted: list[Row] = []
     ordered = sorted(candidates, key=lambda candidate: candidate[0].key)
@@ -107,7 +166,7 @@ async def _insert_rows(
         statement = (
             upsert(session, model)
             .values(values)
-            .on_conflict_do_nothing(index_elements=["key"])
+            .on_conflict_do_nothing()
             .returning(model.key)
         )
         keys = (await session.execute(statement)).scalars().all()

@@ -6,6 +6,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, BigIntPK, UtcDateTime
 
 UNFORWARDED = text("forwarded_at IS NULL")
+# Purchases and refunds carry a transaction id: a replayed one (the same
+# transaction sent again under a new message id) must not count twice.
+TRANSACTION_DEDUPED = text(
+    "transaction_id IS NOT NULL AND event_type IN ('purchase', 'refund')"
+)
 
 
 class Interaction(Base):
@@ -22,6 +27,16 @@ class Interaction(Base):
             "occurred_at_ms",
             postgresql_where=UNFORWARDED,
             sqlite_where=UNFORWARDED,
+        ),
+        Index(
+            "uq_interactions_transaction",
+            "mpid",
+            "transaction_id",
+            "event_type",
+            "item_id",
+            unique=True,
+            postgresql_where=TRANSACTION_DEDUPED,
+            sqlite_where=TRANSACTION_DEDUPED,
         ),
     )
 

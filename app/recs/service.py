@@ -72,6 +72,10 @@ class RecsService:
         async with self._database.write() as session:
             row = await repository.cached(session, mpid)
             if row is not None and [item["item_id"] for item in row.items] == new_ids:
+                if self._settings.writeback_enabled and row.synced_item_ids != new_ids:
+                    # A list first cached on a cache miss, or one whose
+                    # write-back died, still reaches mParticle.
+                    await queue.enqueue(session, SYNC, [str(mpid)])
                 return False
             values = _row(mpid, computed)
             if row is None:

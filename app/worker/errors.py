@@ -8,3 +8,12 @@ class RetryJobAfter(Exception):
     def __init__(self, message: str, delay_seconds: float) -> None:
         super().__init__(message)
         self.delay_seconds = delay_seconds
+
+
+class DeferJob(Exception):
+    """Not a failure: run the job again after `delay_seconds`, without using up
+    an attempt (the service asked recloop to wait, as on an HTTP 429)."""
+
+    def __init__(self, message: str, delay_seconds: float) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds

@@ -9,7 +9,7 @@ never take the same job; SQLite has one writer at a time and needs no lock.
 
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,9 +65,19 @@ def _new_job(kind: str, key: str, now: datetime) -> dict[str, object]:
 
 
 async def claim(
-    session: AsyncSession, worker_id: str, limit: int, lease_seconds: float
+    session: AsyncSession,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    *,
+    kinds: Collection[str] | None = None,
+    skip_kinds: Collection[str] = (),
 ) -> list[ClaimedJob]:
-    """Take up to `limit` due jobs, including running ones whose lease expired."""
+    """Take up to `limit` due jobs, including running ones whose lease expired.
+
+    `kinds` limits the claim to those kinds and `skip_kinds` leaves some out,
+    so a kind can have a worker lane of its own.
+    """
     now = utcnow()
     claim_token = f"{worker_id}:{uuid.uuid4().hex[:12]}"
     due = (
@@ -76,7 +86,8 @@ async def claim(
             or_(
                 (Job.status == JobStatus.pending) & (Job.run_at <= now),
                 (Job.status == JobStatus.running) & (Job.lease_expires_at < now),
-            )
+            ),
+            *_lane(kinds, skip_kinds),
         )
         .order_by(Job.run_at)
         .limit(limit)
@@ -98,6 +109,15 @@ async def claim(
     )
     result = await session.execute(statement)
     return [ClaimedJob(*row, claim=claim_token) for row in result.all()]
+
+
+def _lane(kinds: Collection[str] | None, skip_kinds: Collection[str]) -> list:
+    conditions = []
+    if kinds is not None:
+        conditions.append(Job.kind.in_(kinds))
+    if skip_kinds:
+        conditions.append(Job.kind.not_in(skip_kinds))
+    return conditions
 
 
 async def complete(session: AsyncSession, job: ClaimedJob) -> None:
@@ -123,21 +143,27 @@ async def complete(session: AsyncSession, job: ClaimedJob) -> None:
 
 
 async def retry_later(
-    session: AsyncSession, job: ClaimedJob, error: str, delay_seconds: float
+    session: AsyncSession,
+    job: ClaimedJob,
+    error: str,
+    delay_seconds: float,
+    *,
+    use_attempt: bool = True,
 ) -> None:
+    """Run the job again after a delay. Without `use_attempt` the attempt is
+    handed back: the job did not fail, the service asked recloop to wait."""
     now = utcnow()
-    await session.execute(
-        update(Job)
-        .where(_held(job))
-        .values(
-            status=JobStatus.pending,
-            run_at=now + timedelta(seconds=delay_seconds),
-            lease_expires_at=None,
-            locked_by=None,
-            last_error=error[:MAX_ERROR_CHARS],
-            updated_at=now,
-        )
-    )
+    values = {
+        "status": JobStatus.pending,
+        "run_at": now + timedelta(seconds=delay_seconds),
+        "lease_expires_at": None,
+        "locked_by": None,
+        "last_error": error[:MAX_ERROR_CHARS],
+        "updated_at": now,
+    }
+    if not use_attempt:
+        values["attempts"] = Job.attempts - 1
+    await session.execute(update(Job).where(_held(job)).values(**values))
 
 
 async def bury(session: AsyncSession, job: ClaimedJob, error: str) -> None:

@@ -5,7 +5,7 @@ import contextlib
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import Database
 from app.worker import queue
-from app.worker.errors import PermanentJobError, RetryJobAfter
+from app.worker.errors import DeferJob, PermanentJobError, RetryJobAfter
 from app.worker.handlers import Handler, Outcomes
 from app.worker.queue import ClaimedJob
 
@@ -31,11 +31,23 @@ class Worker:
         handlers: Mapping[str, Handler],
         settings: Settings,
         worker_id: str | None = None,
+        *,
+        kinds: Collection[str] | None = None,
+        skip_kinds: Collection[str] = (),
+        batch_size: int | None = None,
+        paused_for: Callable[[], float] | None = None,
     ) -> None:
         self._database = database
         self._handlers = handlers
         self._settings = settings
         self.worker_id = worker_id or default_worker_id()
+        # A lane: the kinds this worker claims (None: all but `skip_kinds`).
+        self._kinds = kinds
+        self._skip_kinds = skip_kinds
+        self._batch_size = batch_size or settings.worker_batch_size
+        # Seconds the lane's service asked it to wait (a 429's Retry-After):
+        # claiming jobs only to hand them back would just load the database.
+        self._paused_for = paused_for
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -45,6 +57,9 @@ class Worker:
     async def run(self) -> None:
         log.info("worker.started", worker_id=self.worker_id)
         while not self._stopping.is_set():
+            if self._paused_for is not None and (pause := self._paused_for()) > 0:
+                await self._sleep(pause)
+                continue
             try:
                 handled = await self.run_once()
             except Exception:
@@ -62,8 +77,10 @@ class Worker:
             jobs = await queue.claim(
                 session,
                 self.worker_id,
-                self._settings.worker_batch_size,
+                self._batch_size,
                 self._settings.job_lease_seconds,
+                kinds=self._kinds,
+                skip_kinds=self._skip_kinds,
             )
         if not jobs:
             return 0
@@ -102,6 +119,16 @@ class Worker:
             return
         reason = f"{type(error).__name__}: {error}"
         context = {"kind": job.kind, "key": job.key, "attempt": job.attempts}
+        if isinstance(error, DeferJob):
+            await queue.retry_later(
+                session, job, reason, error.delay_seconds, use_attempt=False
+            )
+            log.info(
+                "worker.job_deferred",
+                delay_seconds=round(error.delay_seconds, 2),
+                **context,
+            )
+            return
         if (
             isinstance(error, PermanentJobError)
             or job.attempts >= self._settings.job_max_attempts

@@ -117,13 +117,16 @@ async def test_malformed_json_is_400_in_mparticles_error_shape(
 
 
 @pytest.mark.parametrize("route", ROUTES)
-async def test_empty_body_is_400(start_app, database, route) -> None:
+async def test_an_empty_body_is_a_connection_check_answered_202(
+    start_app, database, route
+) -> None:
     app = await start_app()
     response = await app.client.post(
-        route, content=b"", headers={"content-type": "application/json"}
+        route, content=b" ", headers={"content-type": "application/json"}
     )
-    assert response.status_code == 400
-    assert "empty" in response.json()["errors"][0]["message"]
+    assert response.status_code == 202
+    assert response.json() == {"batches": 0, "interactions": 0, "duplicates": 0}
+    assert await _counts(database) == NOTHING
 
 
 @pytest.mark.parametrize("missing", ["event_type", "data"])

@@ -3,9 +3,8 @@
 import pytest
 from sqlalchemy import select
 
-from app.models import CachedRecommendation, Job, JobStatus
+from app.models import CachedRecommendation, Job
 from tests.batches import outbound_batch, product_event
-from tests.fakes.mparticle import Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -85,46 +84,3 @@ async def test_write_back_is_off_without_credentials(start_app, database, events
     await app.run_jobs()
     assert events_api.requests == []
     assert [job for job in await _jobs(database) if job.kind == "sync"] == []
-
-
-async def test_rejected_write_back_is_dead_with_mparticles_message(
-    start_app, database, events_api
-) -> None:
-    app = await _writeback_app(start_app, events_api)
-    await _shop(app, mpids=[0])
-    events_api.script(
-        Reply(
-            400,
-            body={"errors": [{"code": "BAD_REQUEST", "message": "attribute too long"}]},
-        )
-    )
-    await app.run_jobs()
-
-    async with database.read() as session:
-        [job] = (await session.scalars(select(Job).where(Job.kind == "sync"))).all()
-    assert job.status == JobStatus.dead
-    assert "attribute too long" in job.last_error
-
-
-async def test_throttled_write_back_waits_for_retry_after_then_delivers(
-    start_app, database, events_api
-) -> None:
-    app = await _writeback_app(start_app, events_api)
-    await _shop(app, mpids=[0])
-    events_api.script(Reply(429, headers={"Retry-After": "1"}), Reply(503))
-
-    await app.run_jobs()
-    async with database.read() as session:
-        [job] = (await session.scalars(select(Job).where(Job.kind == "sync"))).all()
-    assert job.status == JobStatus.pending
-    assert events_api.accepted == []
-
-    async with database.write() as session:
-        # Skip the wait: the delay itself is asserted in the runner's tests.
-        job = await session.get(Job, job.id)
-        job.run_at = job.created_at
-    # The 503 is retried after a (here tiny) backoff, then delivered.
-    await app.run_jobs()
-
-    assert [batch["mpid"] for batch in events_api.accepted_batches] == [100]
-    assert await _jobs(database) == []

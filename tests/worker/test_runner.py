@@ -10,7 +10,7 @@ from app.db import Database
 from app.models import Job, JobStatus
 from app.models.base import utcnow
 from app.worker import queue
-from app.worker.errors import PermanentJobError, RetryJobAfter
+from app.worker.errors import DeferJob, PermanentJobError, RetryJobAfter
 from app.worker.handlers import Outcomes
 from app.worker.queue import ClaimedJob
 from app.worker.runner import Worker
@@ -175,3 +175,53 @@ async def test_run_returns_promptly_after_stop(database, make_settings) -> None:
     await asyncio.sleep(0.05)
     worker.stop()
     await asyncio.wait_for(task, timeout=5)
+
+
+async def test_a_deferred_job_runs_again_later_without_using_an_attempt(
+    database, make_settings
+) -> None:
+    handler = Scripted({"1": [DeferJob("throttled", 0.0)] * 5})
+    worker = _worker(database, make_settings, {"sync": handler}, job_max_attempts=1)
+    await _enqueue(database, "sync", "1")
+
+    await _drain(worker)
+
+    assert handler.seen == ["1"] * 6
+    assert await _jobs(database) == []
+
+
+async def test_lanes_claim_only_their_kinds(database, make_settings) -> None:
+    settings = make_settings()
+    refresh, sync = Scripted({}), Scripted({})
+    main = Worker(database, {"refresh": refresh}, settings, "main", skip_kinds={"sync"})
+    lane = Worker(database, {"sync": sync}, settings, "lane", kinds={"sync"})
+    await _enqueue(database, "refresh", "1")
+    await _enqueue(database, "sync", "1")
+
+    await _drain(main, rounds=3)
+    assert (refresh.seen, sync.seen) == (["1"], [])
+    await _drain(lane, rounds=3)
+    assert sync.seen == ["1"]
+
+
+async def test_a_paused_lane_claims_nothing_until_the_pause_ends(
+    database, make_settings
+) -> None:
+    handler = Scripted({})
+    asked: list[int] = []
+
+    def paused_for() -> float:
+        asked.append(1)
+        if len(asked) == 3:
+            worker.stop()
+        return 0.01
+
+    worker = Worker(
+        database, {"sync": handler}, make_settings(), "lane", paused_for=paused_for
+    )
+    await _enqueue(database, "sync", "1")
+    await worker.run()
+
+    assert handler.seen == []
+    [job] = await _jobs(database)
+    assert (job.status, job.attempts) == (JobStatus.pending, 0)

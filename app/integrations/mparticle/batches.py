@@ -4,6 +4,10 @@ Each batch sets the user attribute (a list of item ids, which mParticle keeps
 on the profile) and records a custom event saying what was recommended when,
 so email and analytics tools see both. The shape follows the official
 inbound schema, which forbids unknown fields.
+
+The batch's ids derive from the user and the list's recommendation_id, so a
+list sent again (a retry after a lost answer) carries the same
+`source_request_id` and mParticle, which deduplicates on it, applies it once.
 """
 
 import time
@@ -16,6 +20,17 @@ MAX_LIST_ENTRIES = 1000
 MAX_ENTRY_CHARS = 512
 # Event attribute values are capped at 4096 characters.
 MAX_ATTRIBUTE_CHARS = 4096
+
+WRITEBACK_NAMESPACE = uuid.UUID("0b7d1c4e-5a8f-4f7b-9e2d-3c6a1f0e8b54")
+
+
+def batch_ids(mpid: int, recommendation_id: str) -> tuple[str, str]:
+    """(source_request_id, source_message_id) for this user's list: stable UUIDs."""
+    name = f"{mpid}:{recommendation_id}"
+    return (
+        str(uuid.uuid5(WRITEBACK_NAMESPACE, name)),
+        str(uuid.uuid5(WRITEBACK_NAMESPACE, name + ":event")),
+    )
 
 
 def recommendations_batch(
@@ -30,10 +45,11 @@ def recommendations_batch(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     items = [item[:MAX_ENTRY_CHARS] for item in item_ids[:MAX_LIST_ENTRIES]]
+    request_id, message_id = batch_ids(mpid, recommendation_id)
     return {
         "environment": environment,
         "mpid": mpid,
-        "source_request_id": str(uuid.uuid4()),
+        "source_request_id": request_id,
         "user_attributes": {attribute_name: items},
         "events": [
             {
@@ -41,7 +57,7 @@ def recommendations_batch(
                 "data": {
                     "event_name": event_name,
                     "custom_event_type": "other",
-                    "source_message_id": str(uuid.uuid4()),
+                    "source_message_id": message_id,
                     "timestamp_unixtime_ms": now_ms or int(time.time() * 1000),
                     "custom_attributes": {
                         "item_ids": ",".join(items)[:MAX_ATTRIBUTE_CHARS],

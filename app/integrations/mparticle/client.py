@@ -30,6 +30,10 @@ class WritebackUnavailable(WritebackError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class WritebackThrottled(WritebackUnavailable):
+    """mParticle answered 429: too many batches; wait as long as it says."""
+
+
 class EventsApiClient:
     def __init__(
         self,
@@ -49,8 +53,11 @@ class EventsApiClient:
             transport=transport,
         )
 
-    async def send(self, batches: list[dict[str, Any]]) -> None:
-        """Send one batch to /events, or several to /bulkevents in one request."""
+    async def send(self, batches: list[dict[str, Any]]) -> int | None:
+        """Send one batch to /events, or several to /bulkevents in one request.
+
+        Returns how much of its rate limit mParticle says is used, in percent.
+        """
         path, body = (
             ("/events", batches[0]) if len(batches) == 1 else ("/bulkevents", batches)
         )
@@ -61,11 +68,13 @@ class EventsApiClient:
                 f"mParticle unreachable: {type(exc).__name__}"
             ) from exc
         if response.status_code in SUCCESS_STATUSES:
-            return
+            return _rate_limit_used(response)
         status = response.status_code
         message = f"mParticle answered {status} to {path}: {_error_message(response)}"
-        if response.status_code in PERMANENT_STATUSES:
+        if status in PERMANENT_STATUSES:
             raise WritebackRejected(message)
+        if status == 429:
+            raise WritebackThrottled(message, _retry_after(response))
         raise WritebackUnavailable(message, _retry_after(response))
 
     async def close(self) -> None:
@@ -75,6 +84,11 @@ class EventsApiClient:
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     return float(value) if value.isdigit() else None
+
+
+def _rate_limit_used(response: httpx.Response) -> int | None:
+    value = response.headers.get("x-mp-rate-limit-percentage-used", "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def _error_message(response: httpx.Response) -> str:

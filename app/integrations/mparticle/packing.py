@@ -9,6 +9,13 @@ K = TypeVar("K")
 MAX_BATCHES_PER_REQUEST = 100
 # mParticle requires requests under 256 KB; leave room for the array brackets.
 MAX_REQUEST_BYTES = 256 * 1024 - 1024
+# And each batch at most 128 KB.
+MAX_BATCH_BYTES = 128 * 1024
+
+
+def batch_bytes(batch: dict[str, Any]) -> int:
+    """The batch's size as httpx sends it (compact JSON), plus a comma."""
+    return len(json.dumps(batch, separators=(",", ":")).encode()) + 1
 
 
 def pack_requests(
@@ -20,11 +27,11 @@ def pack_requests(
     request: list[tuple[K, dict[str, Any]]] = []
     size = 0
     for key, batch in batches:
-        batch_bytes = len(json.dumps(batch, separators=(",", ":"))) + 1
-        if request and (len(request) == max_batches or size + batch_bytes > max_bytes):
+        size_bytes = batch_bytes(batch)
+        if request and (len(request) == max_batches or size + size_bytes > max_bytes):
             yield request
             request, size = [], 0
         request.append((key, batch))
-        size += batch_bytes
+        size += size_bytes
     if request:
         yield request

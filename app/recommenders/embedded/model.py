@@ -90,7 +90,7 @@ class ItemKNN:
         for i in self.popular_order:
             if len(result) == n:
                 break
-            if self.items[i] not in exclude and top > 0:
+            if self.items[i] not in exclude and top > 0 and self.popularity[i] > 0:
                 result.append(
                     ScoredItem(self.items[i], round(float(self.popularity[i] / top), 6))
                 )
@@ -135,8 +135,9 @@ def train(data: TrainingData, params: ModelParams | None = None) -> ItemKNN:
         shape=(int(user_rows.max()) + 1, len(items)),
     )
     # Repeated interactions add up but with diminishing returns: ten views of
-    # an item say more than one, not ten times more.
-    matrix.data = np.log1p(matrix.data)
+    # an item say more than one, not ten times more. A net negative (a
+    # refund outweighing the purchase) leaves the item out of the user's row.
+    matrix.data = np.log1p(np.maximum(matrix.data, 0.0))
     similarity = _item_similarity(matrix, params)
     popularity = _popularity(item_rows, data, len(items), params)
     return ItemKNN(items, similarity, popularity, params, len(data.item_ids))

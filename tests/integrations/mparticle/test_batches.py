@@ -51,16 +51,22 @@ def test_batch_sets_the_attribute_and_records_what_was_recommended(
     }
 
 
-def test_every_batch_and_event_gets_a_fresh_uuid() -> None:
-    first, second = _batch(["A"]), _batch(["A"])
-    ids = {
-        first["source_request_id"],
-        second["source_request_id"],
-        first["events"][0]["data"]["source_message_id"],
-        second["events"][0]["data"]["source_message_id"],
-    }
-    assert len(ids) == 4
-    assert all(uuid.UUID(value).version == 4 for value in ids)
+def test_ids_are_uuids_stable_for_one_list_and_new_for_another() -> None:
+    first, again = _batch(["A"]), _batch(["A"])
+    other_list = _batch(["A"], recommendation_id="1f4c9a2e-7d3b-4e8a-b5c6-0a9d8e7f6b5c")
+    other_user = _batch(["A"], mpid=42)
+
+    def ids(batch):
+        return (
+            batch["source_request_id"],
+            batch["events"][0]["data"]["source_message_id"],
+        )
+
+    # A retry of the same list is the same request to mParticle, which
+    # deduplicates on source_request_id.
+    assert ids(first) == ids(again)
+    assert len({*ids(first), *ids(other_list), *ids(other_user)}) == 6
+    assert all(uuid.UUID(value).version == 5 for value in ids(first))
 
 
 def test_names_and_environment_are_the_configured_ones(inbound_schema) -> None:
