@@ -2,6 +2,7 @@
 
 from enum import StrEnum
 from functools import lru_cache
+from math import isfinite
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -26,11 +27,17 @@ PRODUCT_ACTIONS = frozenset(
     }
 )
 
+# How much each stored event type says about a user's interest in an item.
+# Zero means stored but ignored; a negative weight is a negative signal that
+# cancels positive ones (a removal undoes the add; a refund outweighs the
+# whole view-cart-purchase path). Types missing here weigh zero.
 DEFAULT_EVENT_WEIGHTS = {
     "purchase": 4.0,
     "add_to_cart": 2.0,
     "add_to_wishlist": 1.5,
     "view_detail": 1.0,
+    "remove_from_cart": -2.0,
+    "refund": -8.0,
 }
 
 # Values people paste from examples; refused as secrets in production.
@@ -84,6 +91,10 @@ class Settings(BaseSettings):
     recs_count: int = Field(default=5, ge=1, le=100)
     recs_max_age_seconds: int = Field(default=60, ge=0)
     retrain_min_interval_seconds: float = Field(default=1.0, gt=0)
+    # The embedded model retrains once this many interactions, and this share
+    # of those it was trained on, arrived since; fold-in covers the meantime.
+    retrain_min_new_interactions: int = Field(default=100, ge=1)
+    retrain_min_new_fraction: float = Field(default=0.05, ge=0)
 
     # Write-back to mParticle (off until the key and secret are set)
     mparticle_api_key: SecretStr | None = None
@@ -124,9 +135,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"RECLOOP_INTERACTION_ACTIONS has unknown product actions {unknown}"
             )
-        negative = sorted(k for k, v in self.event_weights.items() if v <= 0)
-        if negative:
-            raise ValueError(f"RECLOOP_EVENT_WEIGHTS must be positive for {negative}")
+        not_finite = sorted(k for k, v in self.event_weights.items() if not isfinite(v))
+        if not_finite:
+            raise ValueError(f"RECLOOP_EVENT_WEIGHTS must be finite for {not_finite}")
         return self
 
     @property
@@ -146,7 +157,8 @@ class Settings(BaseSettings):
         return self.env is Environment.production
 
     def weight_of(self, event_type: str) -> float:
-        return self.event_weights.get(event_type, 1.0)
+        """The event type's weight; an unlisted type never counts as interest."""
+        return self.event_weights.get(event_type, 0.0)
 
     def check_production_safety(self) -> None:
         """Refuse settings that are fine on a laptop and unsafe in production."""

@@ -50,12 +50,12 @@ class Runtime:
     async def start(self) -> None:
         await self.recommender.start()
         if isinstance(self.recommender, EmbeddedRecommender):
+            # Workers train (one at a time, under a lease); API-only
+            # replicas load the snapshots the trainer saves.
             retrainer = Retrainer(
-                self.recommender,
-                self.database,
-                self.settings.retrain_min_interval_seconds,
-                refresh_users=self.run_worker,
+                self.recommender, self.database, self.settings, train=self.run_worker
             )
+            await retrainer.start()
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
             self._spawn(self.worker.run(), "worker")

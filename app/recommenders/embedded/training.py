@@ -1,0 +1,179 @@
+"""Training the embedded model: item neighbours, item-to-next-item transitions
+and recency-weighted popularity, all from one pass over the interactions.
+
+Every step is sparse or works on bounded blocks, so memory grows with the
+number of interactions and items, never with items squared.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from app.recommenders.embedded.model import EmbeddedModel, ModelParams
+
+# Rows of an item-item product computed at once: bounds training memory to
+# about BLOCK_ROWS x items x 8 bytes of dense scratch.
+BLOCK_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Interactions as parallel arrays; `weights` already reflect event types.
+
+    `items` are rows in `item_ids`; `users` are any integer user keys.
+    """
+
+    users: np.ndarray  # int64
+    items: np.ndarray  # int32
+    weights: np.ndarray  # float32
+    times_ms: np.ndarray  # int64
+    item_ids: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """One row per (user, item) the user is net positive about, in the order
+    each user first met their items."""
+
+    users: np.ndarray  # int64, grouped, each user's rows consecutive
+    items: np.ndarray  # int32
+    weights: np.ndarray  # float32, summed over the pair's events
+    first_ms: np.ndarray  # int64
+
+
+def positive_pairs(
+    users: np.ndarray, items: np.ndarray, weights: np.ndarray, times_ms: np.ndarray
+) -> Pairs:
+    """Sum each (user, item)'s event weights, keep the net-positive pairs.
+
+    Negative weights (a refund, a removal from the cart) cancel positive ones;
+    a pair that nets to zero or below says the user does not want the item.
+    """
+    if len(users) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Pairs(empty, empty.astype(np.int32), empty.astype(np.float32), empty)
+    order = np.lexsort((times_ms, items, users))
+    u, i = users[order], items[order]
+    starts = np.flatnonzero(np.r_[True, (u[1:] != u[:-1]) | (i[1:] != i[:-1])])
+    summed = np.add.reduceat(weights[order].astype(np.float64), starts)
+    first = times_ms[order][starts]
+    keep = summed > 0
+    u, i, w, t = u[starts][keep], i[starts][keep], summed[keep], first[keep]
+    # Within each user, order by first contact: the sequence they browsed in.
+    by_time = np.lexsort((t, u))
+    return Pairs(
+        users=u[by_time].astype(np.int64),
+        items=i[by_time].astype(np.int32),
+        weights=w[by_time].astype(np.float32),
+        first_ms=t[by_time],
+    )
+
+
+def train(data: TrainingData, params: ModelParams | None = None) -> EmbeddedModel:
+    params = params or ModelParams()
+    item_count = len(data.item_ids)
+    pairs = positive_pairs(data.users, data.items, data.weights, data.times_ms)
+    if item_count == 0 or len(pairs.users) == 0:
+        return EmbeddedModel.empty(list(data.item_ids), params)
+    matrix = _user_item_matrix(pairs, item_count)
+    return EmbeddedModel(
+        items=list(data.item_ids),
+        neighbors=item_similarity(matrix, params.neighbors, params.shrink),
+        transitions=_transitions(pairs, item_count, params),
+        popularity=_popularity(data, item_count, params),
+        params=params,
+        interaction_count=len(data),
+    )
+
+
+def _user_item_matrix(pairs: Pairs, item_count: int) -> sp.csr_matrix:
+    _, user_rows = np.unique(pairs.users, return_inverse=True)
+    # Repeated interactions add up with diminishing returns: ten views of an
+    # item say more than one, not ten times more.
+    values = np.log1p(pairs.weights).astype(np.float32)
+    return sp.csr_matrix(
+        (values, (user_rows, pairs.items)),
+        shape=(int(user_rows.max()) + 1, item_count),
+    )
+
+
+def item_similarity(
+    matrix: sp.csr_matrix, neighbors: int, shrink: float
+) -> sp.csr_matrix:
+    """Cosine similarity of item columns, shrunk when few users support it."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
+    by_item = matrix.T.tocsr()
+    blocks = []
+    for start in range(0, matrix.shape[1], BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, matrix.shape[1])
+        block = (by_item[start:stop] @ matrix).toarray()
+        block /= np.outer(norms[start:stop], norms) + shrink
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        blocks.append(keep_top(block, neighbors))
+    return sp.vstack(blocks, format="csr", dtype=np.float32)
+
+
+def _transitions(pairs: Pairs, item_count: int, params: ModelParams) -> sp.csr_matrix:
+    """How often item j came within the next few items after item i.
+
+    Counts are divided by the source item's count plus a shrink, giving a
+    damped estimate of P(next is j | just saw i); popular targets are
+    discounted so they do not crowd out what specifically follows i.
+    """
+    rows, cols, values = [], [], []
+    for gap in range(1, params.transition_window + 1):
+        same_user = pairs.users[gap:] == pairs.users[:-gap]
+        rows.append(pairs.items[:-gap][same_user])
+        cols.append(pairs.items[gap:][same_user])
+        values.append(
+            np.full(int(same_user.sum()), params.transition_decay ** (gap - 1))
+        )
+    counts = sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(item_count, item_count),
+        dtype=np.float64,
+    )
+    counts.setdiag(0.0)
+    counts.eliminate_zeros()
+    out_degree = np.asarray(counts.sum(axis=1)).ravel()
+    in_degree = np.asarray(counts.sum(axis=0)).ravel()
+    scaled = sp.diags(1.0 / (out_degree + params.transition_shrink)) @ counts
+    scaled = scaled @ sp.diags(1.0 / np.power(in_degree + 1.0, params.transition_beta))
+    return keep_top_sparse(scaled.tocsr(), params.transition_neighbors)
+
+
+def keep_top(block: np.ndarray, k: int) -> sp.csr_matrix:
+    """Each row's `k` largest positive entries of a dense block, as sparse."""
+    k = min(k, block.shape[1])
+    if block.shape[1] > k:
+        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        kept = np.zeros_like(block)
+        rows = np.arange(block.shape[0])[:, None]
+        kept[rows, top] = block[rows, top]
+        block = kept
+    block[block < 0] = 0.0
+    return sp.csr_matrix(block, dtype=np.float32)
+
+
+def keep_top_sparse(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's `k` largest entries of a sparse matrix."""
+    blocks = [
+        keep_top(matrix[start : start + BLOCK_ROWS].toarray(), k)
+        for start in range(0, matrix.shape[0], BLOCK_ROWS)
+    ]
+    return sp.vstack(blocks, format="csr", dtype=np.float32)
+
+
+def _popularity(data: TrainingData, item_count: int, params: ModelParams) -> np.ndarray:
+    """Weighted interaction counts, halved for every half-life of age."""
+    newest_ms = int(data.times_ms.max())
+    age_days = (newest_ms - data.times_ms) / 86_400_000
+    decay = 0.5 ** (age_days / params.popularity_half_life_days)
+    positive = np.clip(data.weights, 0.0, None)
+    counts = np.bincount(data.items, weights=positive * decay, minlength=item_count)
+    return counts.astype(np.float32)
