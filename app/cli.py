@@ -8,8 +8,10 @@ import click
 import uvicorn
 
 from app.config import Settings, UnsafeSettings
+from app.evaluation.cli import evaluate_command
 from app.logging import configure_logging
 from app.migrations import upgrade_to_head
+from app.simulation.cli import simulate
 
 
 def _settings() -> Settings:
@@ -83,3 +85,7 @@ async def _work(settings: Settings) -> None:
     await runtime.start()
     await stop.wait()
     await runtime.stop()
+
+
+main.add_command(evaluate_command, "evaluate")
+main.add_command(simulate)

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     retrain_min_new_interactions: int = Field(default=100, ge=1)
     retrain_min_new_fraction: float = Field(default=0.05, ge=0)
 
+    # Recommendation impact: a view, cart or purchase of a recommended item by
+    # the same user this long after the list counts as its outcome.
+    attribution_window_seconds: float = Field(default=86_400.0, gt=0)
+
     # Write-back to mParticle (off until the key and secret are set)
     mparticle_api_key: SecretStr | None = None
     mparticle_api_secret: SecretStr | None = None

@@ -99,7 +99,9 @@ async def _ingest(
         parsed = [parse_batch(raw_batches[0], options)]
     try:
         async with database.write() as session:
-            summary = await store_batches(session, parsed, source)
+            summary = await store_batches(
+                session, parsed, source, settings.attribution_window_seconds
+            )
     except (OperationalError, InterfaceError, OSError) as exc:
         # Nothing was committed: the sender must retry, and will on a 503.
         log.warning("ingest.store_failed", source=source, error=type(exc).__name__)

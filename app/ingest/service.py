@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import chunks, upsert
+from app.impact.attribution import attribute
 from app.ingest.parsing import ImpressionRow, InteractionRow, ParsedBatch
 from app.ingest.schemas import IngestSummary
 from app.models import Batch, Impression, Interaction
@@ -23,7 +24,10 @@ Row = TypeVar("Row", InteractionRow, ImpressionRow)
 
 
 async def store_batches(
-    session: AsyncSession, batches: Sequence[ParsedBatch], source: str
+    session: AsyncSession,
+    batches: Sequence[ParsedBatch],
+    source: str,
+    attribution_window_seconds: float | None = None,
 ) -> IngestSummary:
     now = utcnow()
     new_batches, duplicate_batches = _split_repeats(batches)
@@ -37,6 +41,10 @@ async def store_batches(
     impressions = [
         (row, batch_ids[batch.key]) for batch in stored for row in batch.impressions
     ]
+    if attribution_window_seconds is not None:
+        interactions = await attribute(
+            session, interactions, attribution_window_seconds
+        )
     new_interactions = await _insert_rows(session, Interaction, interactions, now)
     new_impressions = await _insert_rows(session, Impression, impressions, now)
     candidate_events = {row.event_key for row, _ in interactions + impressions}

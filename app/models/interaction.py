@@ -28,4 +28,4 @@ class Interaction(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     transaction_id: Mapped[str | None] = mapped_column(String(256))
     # The list the user picked this item from, when the app says so.
-    recommendation_id: Mapped[str | None] = mapped_column(String(64))
+    recommendation_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -59,9 +59,14 @@ def upgrade() -> None:
         "served_recommendations",
         ["generated_at"],
     )
+    # Impact stats join interactions to the lists they were credited to.
+    op.create_index(
+        "ix_interactions_recommendation_id", "interactions", ["recommendation_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_interactions_recommendation_id", table_name="interactions")
     op.drop_table("served_recommendations")
     op.drop_table("trainer_leases")
     op.drop_table("model_snapshots")
