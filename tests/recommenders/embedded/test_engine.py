@@ -1,0 +1,55 @@
+import pytest
+
+from app.recommenders.base import HistoryEvent
+from app.recommenders.embedded.engine import EmbeddedRecommender
+from tests.recommenders.embedded.conftest import chain_rows, store_interactions
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def recommender(database, make_settings) -> EmbeddedRecommender:
+    await store_interactions(database, chain_rows(range(20)))
+    recommender = EmbeddedRecommender(database, make_settings())
+    await recommender.retrain()
+    return recommender
+
+
+def _ids(listing) -> list[str]:
+    return [item.item_id for item in listing.items]
+
+
+async def test_purchased_items_are_never_recommended(recommender):
+    history = [
+        HistoryEvent("C", "purchase", 3),
+        HistoryEvent("B", "view_detail", 2),
+    ]
+    listing = await recommender.recommend(1, history, 4)
+    assert listing.source == "embedded"
+    assert "C" not in _ids(listing)
+    assert len(listing.items) == 3
+
+
+async def test_a_removal_from_the_cart_cancels_the_add(recommender):
+    history = [
+        HistoryEvent("D", "remove_from_cart", 4),
+        HistoryEvent("D", "add_to_cart", 3),
+        HistoryEvent("B", "view_detail", 2),
+    ]
+    listing = await recommender.recommend(1, history, 4)
+    # D nets to 0 and carries no interest, but it was not rejected outright.
+    assert _ids(listing)[0] == "C"
+    refunded = [HistoryEvent("D", "refund", 5), HistoryEvent("D", "view_detail", 1)]
+    assert "D" not in _ids(await recommender.recommend(1, refunded, 4))
+
+
+async def test_event_types_without_a_weight_count_for_nothing(recommender):
+    history = [HistoryEvent("B", "checkout", 1)]
+    listing = await recommender.recommend(1, history, 3)
+    assert listing.source == "popular"
+
+
+async def test_a_user_with_only_unknown_items_gets_popular_ones(recommender):
+    listing = await recommender.recommend(1, [HistoryEvent("new", "purchase", 1)], 2)
+    assert listing.source == "popular"
+    assert len(listing.items) == 2
