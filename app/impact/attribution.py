@@ -1,8 +1,10 @@
 """Crediting a user's views, carts and purchases to the list that showed the item.
 
 An interaction the app did not tag with a recommendation_id is credited to
-the latest list recloop generated for the same user, at or before the
-interaction, within the attribution window, that contains the item. The id
+the first list recloop generated for the same user, within the attribution
+window before the interaction, that contains the item: the list that put the
+item in front of the user first, so a view, the add-to-cart and the purchase
+that follow it are credited to the same list. The id
 is stored on the interaction, so stats and the Personalize event forwarder
 (as `recommendationId`) see it like an id the app passed itself.
 """
@@ -48,14 +50,14 @@ async def attribute(
 async def _lists(
     session: AsyncSession, mpids: set[int], since: datetime
 ) -> dict[int, list[ServedRecommendation]]:
-    """Each user's lists generated since `since`, newest first."""
+    """Each user's lists generated since `since`, oldest first."""
     result = await session.scalars(
         select(ServedRecommendation)
         .where(
             ServedRecommendation.mpid.in_(mpids),
             ServedRecommendation.generated_at >= since,
         )
-        .order_by(ServedRecommendation.generated_at.desc())
+        .order_by(ServedRecommendation.generated_at)
     )
     lists: dict[int, list[ServedRecommendation]] = {}
     for served in result:

@@ -47,6 +47,26 @@ class Simulation:
     events: list[ShopperEvent] = field(default_factory=list)
     # The items each shopper would most want next, best first (catalog rows).
     ground_truth: dict[int, list[int]] = field(default_factory=dict)
+    _novelty: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def novelty_on(self, now_ms: int) -> np.ndarray:
+        """Every item's novelty bonus on the day of `now_ms`; -inf before launch.
+
+        Cached per day: shoppers on the same day see the same new items.
+        """
+        day = (now_ms - self.start_ms) // DAY_MS
+        cached = self._novelty.get(day)
+        if cached is None:
+            at = self.start_ms + day * DAY_MS
+            cached = np.zeros(len(self.catalog.item_ids))
+            fresh = self.catalog.fresh
+            age_days = (at - self.catalog.launch_ms[fresh]) / DAY_MS
+            bonus = NOVELTY_BONUS * np.exp(-np.maximum(age_days, 0) / NOVELTY_DAYS)
+            cached[fresh] = np.where(
+                self.catalog.launch_ms[fresh] > now_ms, -np.inf, bonus
+            )
+            self._novelty[day] = cached
+        return cached
 
     def item_id(self, event: ShopperEvent) -> str:
         return self.catalog.item_ids[event.item]
@@ -63,7 +83,10 @@ class Simulation:
             yield group
 
 
-def simulate(config: SimulationConfig, end_ms: int | None = None) -> Simulation:
+def simulate(
+    config: SimulationConfig, end_ms: int | None = None, ground_truth: bool = True
+) -> Simulation:
+    """Run every shopper; `ground_truth=False` skips what they want next (faster)."""
     rng = np.random.default_rng(config.seed)
     end_ms = end_ms or int(time.time() * 1000)
     start_ms = end_ms - int(config.days * DAY_MS)
@@ -76,9 +99,7 @@ def simulate(config: SimulationConfig, end_ms: int | None = None) -> Simulation:
     )
     session_counter = iter(range(1, 2**62))
     for user in range(config.users):
-        _ShopperRun(simulation, user, rng, session_counter).run()
-    # Refunds come days later and may land after other sessions: keep each
-    # session's events together, sessions in the order they started.
+        _ShopperRun(simulation, user, rng, session_counter).run(ground_truth)
     return simulation
 
 
@@ -109,12 +130,13 @@ class _ShopperRun:
         self.touched: set[int] = set()
         self.last_category: int | None = None
 
-    def run(self) -> None:
+    def run(self, ground_truth: bool) -> None:
         count = int(self.sim.shoppers.sessions[self.user])
         starts = np.sort(self.rng.uniform(self.sim.start_ms, self.sim.end_ms, count))
         for start in starts:
             self._session(int(start))
-        self.sim.ground_truth[self.mpid] = self._wanted_next()
+        if ground_truth:
+            self.sim.ground_truth[self.mpid] = self._wanted_next()
 
     def _session(self, start_ms: int) -> None:
         session = next(self.session_ids)
@@ -151,12 +173,7 @@ class _ShopperRun:
 
     def _utility_at(self, now_ms: int) -> np.ndarray:
         """Each item's utility for this shopper now; -inf until it launches."""
-        fresh = self.catalog.fresh
-        age_days = np.maximum(now_ms - self.catalog.launch_ms[fresh], 0) / DAY_MS
-        liking = self.utility.copy()
-        liking[fresh] += NOVELTY_BONUS * np.exp(-age_days / NOVELTY_DAYS)
-        liking[fresh[self.catalog.launch_ms[fresh] > now_ms]] = -np.inf
-        return liking
+        return self.utility + self.sim.novelty_on(now_ms)
 
     def _next_view(
         self, liking: np.ndarray, category: int, current: int | None
@@ -202,7 +219,10 @@ class _ShopperRun:
         category_chance = (1 - self.config.category_stickiness) * self.preferences
         if self.last_category is not None:
             category_chance[self.last_category] += self.config.category_stickiness
-        weights = np.exp(liking - liking[np.isfinite(liking)].max())
+        available = np.isfinite(liking)
+        if not available.any():
+            return []
+        weights = np.exp(liking - liking[available].max())
         per_category = np.bincount(
             self.catalog.categories, weights=weights, minlength=len(category_chance)
         )
@@ -213,5 +233,7 @@ class _ShopperRun:
             where=per_category > 0,
         )
         chance = weights * shares[self.catalog.categories]
-        best = np.argsort(-chance, kind="stable")[:GROUND_TRUTH_ITEMS]
+        count = min(GROUND_TRUTH_ITEMS, len(chance))
+        best = np.argpartition(-chance, count - 1)[:count]
+        best = best[np.argsort(-chance[best], kind="stable")]
         return [int(item) for item in best if chance[item] > 0]

@@ -104,18 +104,20 @@ class EmbeddedModel:
     def scores(self, history: FoldIn) -> np.ndarray:
         """Dense scores, one row per user of `history`, one column per item."""
         params = self.params
-        shape = (history.user_count, self.item_count)
         interest = history.weights * 0.5 ** (history.ranks / params.history_half_life)
         recent = history.ranks < params.sequence_items
-        latest = params.sequence_decay ** history.ranks[recent]
-        knn = sp.csr_matrix((interest, (history.rows, history.items)), shape=shape)
-        seq = sp.csr_matrix(
-            (latest, (history.rows[recent], history.items[recent])), shape=shape
+        knn = _propagate(
+            self.neighbors, history.rows, history.items, interest, history.user_count
         )
-        blended = (1.0 - params.sequence_weight) * _scaled(
-            (knn @ self.neighbors).toarray()
+        seq = _propagate(
+            self.transitions,
+            history.rows[recent],
+            history.items[recent],
+            params.sequence_decay ** history.ranks[recent],
+            history.user_count,
         )
-        blended += params.sequence_weight * _scaled((seq @ self.transitions).toarray())
+        blended = (1.0 - params.sequence_weight) * _scaled(knn)
+        blended += params.sequence_weight * _scaled(seq)
         blended += POPULARITY_TIE_BREAK * self._popularity_scaled
         return blended
 
@@ -187,6 +189,35 @@ def net_weights(history: Sequence[tuple[str, float]]) -> dict[str, float]:
     for item_id, weight in history:
         net[item_id] = net.get(item_id, 0.0) + weight
     return net
+
+
+def _propagate(
+    matrix: sp.csr_matrix,
+    users: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray,
+    user_count: int,
+) -> np.ndarray:
+    """For each user, the weighted sum of the matrix rows of their items.
+
+    Gathers the rows' entries straight from the CSR arrays and sums them with
+    one bincount: for one user with a few hundred items this takes tens of
+    microseconds, where building sparse matrices per request takes
+    milliseconds.
+    """
+    item_count = matrix.shape[1]
+    starts = matrix.indptr[items]
+    lengths = matrix.indptr[items + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros((user_count, item_count))
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    entries = offsets + np.arange(total)
+    targets = np.repeat(users.astype(np.int64), lengths) * item_count
+    targets += matrix.indices[entries]
+    values = matrix.data[entries] * np.repeat(weights, lengths)
+    summed = np.bincount(targets, weights=values, minlength=user_count * item_count)
+    return summed.reshape(user_count, item_count)
 
 
 def _scaled(scores: np.ndarray) -> np.ndarray:

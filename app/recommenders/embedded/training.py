@@ -106,13 +106,15 @@ def item_similarity(
     matrix: sp.csr_matrix, neighbors: int, shrink: float
 ) -> sp.csr_matrix:
     """Cosine similarity of item columns, shrunk when few users support it."""
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
+    # float32 throughout: the dense scratch blocks are the training peak.
+    squares = matrix.multiply(matrix).sum(axis=0)
+    norms = np.sqrt(np.asarray(squares).ravel()).astype(np.float32)
     by_item = matrix.T.tocsr()
     blocks = []
     for start in range(0, matrix.shape[1], BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, matrix.shape[1])
         block = (by_item[start:stop] @ matrix).toarray()
-        block /= np.outer(norms[start:stop], norms) + shrink
+        block /= np.outer(norms[start:stop], norms) + np.float32(shrink)
         block[np.arange(stop - start), np.arange(start, stop)] = 0.0
         blocks.append(keep_top(block, neighbors))
     return sp.vstack(blocks, format="csr", dtype=np.float32)

@@ -2,6 +2,7 @@ import pytest
 
 from app.recommenders.base import HistoryEvent
 from app.recommenders.embedded.engine import EmbeddedRecommender
+from tests.batches import outbound_batch, product_event
 from tests.recommenders.embedded.conftest import chain_rows, store_interactions
 
 pytestmark = pytest.mark.anyio
@@ -53,3 +54,36 @@ async def test_a_user_with_only_unknown_items_gets_popular_ones(recommender):
     listing = await recommender.recommend(1, [HistoryEvent("new", "purchase", 1)], 2)
     assert listing.source == "popular"
     assert len(listing.items) == 2
+
+
+async def test_a_new_interaction_changes_served_recs_without_a_retrain(
+    start_app, database
+):
+    app = await start_app()
+    await store_interactions(database, chain_rows(range(20)))
+    pairs = [
+        (300 + u, sku, "view_detail", 9_000 + u * 10 + i)
+        for u in range(10)
+        for i, sku in enumerate(["X", "Y"])
+    ]
+    await store_interactions(database, pairs)
+    await app.retrain()
+    trained = app.runtime.recommender.snapshot
+
+    await app.client.post(
+        "/webhooks/mparticle",
+        json=[outbound_batch(42, product_event("view_detail", "B", time_ms=10_000))],
+    )
+    await app.run_jobs()
+    first = (await app.client.get("/users/42/recs")).json()
+    await app.client.post(
+        "/webhooks/mparticle",
+        json=[outbound_batch(42, product_event("view_detail", "X", time_ms=20_000))],
+    )
+    await app.run_jobs()
+    second = (await app.client.get("/users/42/recs")).json()
+
+    assert first["items"][0]["item_id"] == "C"
+    assert second["items"][0]["item_id"] == "Y"
+    assert second["recommendation_id"] != first["recommendation_id"]
+    assert app.runtime.recommender.snapshot == trained
