@@ -62,9 +62,9 @@ class Simulation:
             fresh = self.catalog.fresh
             age_days = (at - self.catalog.launch_ms[fresh]) / DAY_MS
             bonus = NOVELTY_BONUS * np.exp(-np.maximum(age_days, 0) / NOVELTY_DAYS)
-            cached[fresh] = np.where(
-                self.catalog.launch_ms[fresh] > now_ms, -np.inf, bonus
-            )
+            # An item launched during a day is on sale from the next day on.
+            launched = self.catalog.launch_ms[fresh] <= at
+            cached[fresh] = np.where(launched, bonus, -np.inf)
             self._novelty[day] = cached
         return cached
 
