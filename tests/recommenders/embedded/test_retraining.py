@@ -130,3 +130,27 @@ async def test_only_the_newest_snapshots_are_kept(database, make_settings):
     for _ in range(4):
         await recommender.retrain()
     assert await _snapshot_count(database) == 2
+
+
+async def test_an_api_replica_never_trains_but_loads_each_new_model(
+    database, make_settings
+):
+    settings = make_settings(retrain_min_new_interactions=1, retrain_min_new_fraction=0)
+    await store_interactions(database, chain_rows(range(10)))
+    replica = EmbeddedRecommender(database, settings)
+    replica_retrainer = Retrainer(replica, database, settings, train=False)
+    await replica_retrainer.start()
+    assert not await replica_retrainer.tick()
+    assert replica.snapshot is None
+    assert await _snapshot_count(database) == 0
+
+    worker, worker_retrainer = _process(database, settings)
+    await worker_retrainer.start()
+    await replica_retrainer.tick()
+    assert replica.snapshot == worker.snapshot
+
+    await store_interactions(database, chain_rows(range(10, 12)))
+    assert await worker_retrainer.retrain_if_needed()
+    await replica_retrainer.tick()
+    assert replica.snapshot == worker.snapshot
+    assert replica.model.interaction_count == 48
