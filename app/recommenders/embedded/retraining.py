@@ -57,9 +57,13 @@ class Retrainer:
 
     async def start(self) -> None:
         """Load the newest snapshot; a trainer with none trains the first model."""
-        await self._recommender.load_newest()
-        if self._train and self._recommender.snapshot is None:
-            await self.retrain_if_needed()
+        try:
+            await self._recommender.load_newest()
+            if self._train and self._recommender.snapshot is None:
+                await self.retrain_if_needed()
+        except Exception:
+            # Serving popular items beats not starting; the loop tries again.
+            log.exception("recommender.startup_training_failed")
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
