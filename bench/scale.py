@@ -14,7 +14,6 @@ against the process before loading, latency against serving popular items.
 import argparse
 import asyncio
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -84,7 +83,7 @@ async def measure(url: str) -> dict[str, float]:
     database = Database.from_url(url)
     recommender = EmbeddedRecommender(database, settings)
     started = time.perf_counter()
-    data, _ = await load_training_data(database, settings.weight_of)
+    data, _ = await load_training_data(database, settings.event_weights)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     await recommender.retrain()
@@ -161,7 +160,15 @@ async def _latencies(
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's peak resident memory (VmHWM).
+
+    Not getrusage's ru_maxrss: Linux carries that across exec, so a child
+    would report its parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status; this bench needs Linux")
 
 
 def report(f: dict[str, float]) -> str:

@@ -128,7 +128,7 @@ class EmbeddedRecommender:
         async with self._train_lock:
             started = time.perf_counter()
             data, through_id = await load_training_data(
-                self._database, self._settings.weight_of
+                self._database, self._settings.event_weights
             )
             loaded = time.perf_counter()
             model = await asyncio.to_thread(train, data, self._params)
