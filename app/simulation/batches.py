@@ -119,3 +119,19 @@ def _product(simulation: Simulation, event: ShopperEvent) -> dict[str, Any]:
         "price": float(catalog.prices[event.item]),
         "quantity": 1,
     }
+
+
+def restamped(batch: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """The batch as if it happened now: events keep their order and spacing
+    within the batch, shifted so the first is at `now_ms`."""
+    events = batch["events"]
+    first = events[0]["data"]["timestamp_unixtime_ms"] if events else now_ms
+    shift = now_ms - first
+    for event in events:
+        data = event["data"]
+        data["timestamp_unixtime_ms"] += shift
+        if "event_start_unixtime_ms" in data:
+            data["event_start_unixtime_ms"] += shift
+    if "timestamp_unixtime_ms" in batch:
+        batch["timestamp_unixtime_ms"] += shift
+    return batch

@@ -47,6 +47,12 @@ FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
     type=click.FloatRange(0.1),
     help="Batches per second when posting.",
 )
+@click.option(
+    "--live/--no-live",
+    default=False,
+    show_default=True,
+    help="Stamp each posted batch with the time it is sent (a live demo).",
+)
 @click.option("--ingest-key", envvar="RECLOOP_INGEST_KEY", help="HTTP Basic user.")
 @click.option(
     "--ingest-secret", envvar="RECLOOP_INGEST_SECRET", help="HTTP Basic password."
@@ -63,6 +69,7 @@ def simulate(
     ground_truth: Path | None,
     post_url: str | None,
     rate: float,
+    live: bool,
     ingest_key: str | None,
     ingest_secret: str | None,
 ) -> None:
@@ -88,7 +95,7 @@ def simulate(
         click.echo(f"{rows} ground-truth rows -> {ground_truth}")
     if post_url:
         auth = (ingest_key, ingest_secret) if ingest_key and ingest_secret else None
-        _post(simulation, post_url, shape, rate, auth)
+        _post(simulation, post_url, shape, rate, auth, live)
 
 
 def _post(
@@ -97,10 +104,11 @@ def _post(
     shape: Shape,
     rate: float,
     auth: tuple[str, str] | None,
+    live: bool,
 ) -> None:
     batches = session_batches(simulation, shape)
     try:
-        summary = asyncio.run(post_batches(batches, url, shape, rate, auth))
+        summary = asyncio.run(post_batches(batches, url, shape, rate, auth, live=live))
     except PostingFailed as exc:
         raise click.ClickException(str(exc)) from None
     except httpx.TransportError as exc:

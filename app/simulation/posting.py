@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from app.simulation.batches import Shape
+from app.simulation.batches import Shape, restamped
 
 PATHS: dict[Shape, str] = {
     "outbound": "/webhooks/mparticle",
@@ -39,8 +39,13 @@ async def post_batches(
     auth: tuple[str, str] | None = None,
     batches_per_request: int = 10,
     transport: httpx.AsyncBaseTransport | None = None,
+    live: bool = False,
 ) -> PostSummary:
-    """Send `batches` in requests of a few batches each, `rate_per_second` batches/s."""
+    """Send `batches` in requests of a few batches each, `rate_per_second` batches/s.
+
+    With `live`, each batch is stamped with the time it is sent, so the
+    simulated weeks play out in real time against recloop's served lists.
+    """
     summary = PostSummary()
     interval = batches_per_request / rate_per_second
     async with httpx.AsyncClient(
@@ -53,6 +58,9 @@ async def post_batches(
         for request in _requests(batches, batches_per_request):
             await asyncio.sleep(max(0.0, next_send - time.monotonic()))
             next_send += interval
+            if live:
+                now_ms = int(time.time() * 1000)
+                request = [restamped(batch, now_ms) for batch in request]
             body = await _post(client, PATHS[shape], request)
             summary.requests += 1
             summary.batches += body.get("batches", 0)
