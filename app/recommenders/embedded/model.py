@@ -27,8 +27,12 @@ POPULARITY_TIE_BREAK = 1e-6
 class ModelParams:
     """Hyperparameters, chosen on a validation split (see bench/quality.py)."""
 
+    # "cosine" item-kNN or "rp3beta" random-walk neighbours.
+    similarity: str = "cosine"
     neighbors: int = 100
     shrink: float = 10.0
+    rp3_alpha: float = 1.0
+    rp3_beta: float = 0.5
     transition_neighbors: int = 100
     # Items up to this many steps after an item count as following it, the
     # k-th with weight transition_decay ** (k - 1).
@@ -41,7 +45,17 @@ class ModelParams:
     history_half_life: float = 10.0
     sequence_items: int = 3
     sequence_decay: float = 0.5
+    # Implicit matrix factorisation: 0 factors turns it off.
+    factors: int = 32
+    factor_regularization: float = 0.1
+    factor_alpha: float = 10.0
+    factor_iterations: int = 15
+    # The blend: each part is scaled to its best item, then weighted.
+    neighbor_weight: float = 0.5
     sequence_weight: float = 0.5
+    factor_weight: float = 0.0
+    # How much recent popularity adds to every score (0: a tie-break only).
+    popularity_weight: float = 0.0
     popularity_half_life_days: float = 14.0
 
 
@@ -68,6 +82,7 @@ class EmbeddedModel:
         items: list[str],
         neighbors: sp.csr_matrix,
         transitions: sp.csr_matrix,
+        factors: np.ndarray,
         popularity: np.ndarray,
         params: ModelParams,
         interaction_count: int = 0,
@@ -76,6 +91,8 @@ class EmbeddedModel:
         self.index = {item_id: i for i, item_id in enumerate(items)}
         self.neighbors = neighbors
         self.transitions = transitions
+        self.factors = factors
+        self._gram = factors.T.astype(np.float64) @ factors
         self.popularity = popularity
         self.params = params
         self.interaction_count = interaction_count
@@ -93,6 +110,7 @@ class EmbeddedModel:
             items or [],
             zero,
             zero,
+            np.zeros((count, 0), np.float32),
             np.zeros(count, np.float32),
             params or ModelParams(),
         )
@@ -116,10 +134,33 @@ class EmbeddedModel:
             params.sequence_decay ** history.ranks[recent],
             history.user_count,
         )
-        blended = (1.0 - params.sequence_weight) * _scaled(knn)
+        blended = params.neighbor_weight * _scaled(knn)
         blended += params.sequence_weight * _scaled(seq)
-        blended += POPULARITY_TIE_BREAK * self._popularity_scaled
+        if params.factor_weight and self.factors.shape[1]:
+            users = self._fold_in_factors(history, interest)
+            blended += params.factor_weight * _scaled(users @ self.factors.T)
+        blended += (
+            params.popularity_weight + POPULARITY_TIE_BREAK
+        ) * self._popularity_scaled
         return blended
+
+    def _fold_in_factors(self, history: FoldIn, interest: np.ndarray) -> np.ndarray:
+        """Each user's factors given the item factors: the iALS least-squares
+        step solved for the users of `history` alone, in implicit's own
+        formulation (confidence alpha * r, regularisation lambda * I)."""
+        params = self.params
+        k = self.factors.shape[1]
+        items = self.factors[history.items].astype(np.float64)
+        confidence = params.factor_alpha * interest.astype(np.float64)
+        left = np.broadcast_to(
+            self._gram + params.factor_regularization * np.eye(k),
+            (history.user_count, k, k),
+        ).copy()
+        outer = items[:, :, None] * items[:, None, :]
+        np.add.at(left, history.rows, (confidence - 1.0)[:, None, None] * outer)
+        right = np.zeros((history.user_count, k))
+        np.add.at(right, history.rows, confidence[:, None] * items)
+        return np.linalg.solve(left, right[:, :, None])[:, :, 0]
 
     def recommend(self, history: FoldIn, n: int, exclude: set[str]) -> list[ScoredItem]:
         """Top `n` for one user's history; empty when no history item is known."""

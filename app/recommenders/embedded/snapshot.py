@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from app.recommenders.embedded.model import EmbeddedModel, ModelParams
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MATRICES = ("neighbors", "transitions")
 
 
@@ -27,6 +27,7 @@ def dump(model: EmbeddedModel) -> bytes:
         "params": _json_bytes(asdict(model.params)),
         "meta": np.asarray([FORMAT_VERSION, model.interaction_count], dtype=np.int64),
         "popularity": model.popularity,
+        "factors": model.factors,
     }
     for name in _MATRICES:
         matrix: sp.csr_matrix = getattr(model, name)
@@ -62,6 +63,7 @@ def load(payload: bytes) -> EmbeddedModel:
             return EmbeddedModel(
                 items=items,
                 popularity=arrays["popularity"],
+                factors=arrays["factors"],
                 params=_params(json.loads(arrays["params"].tobytes())),
                 interaction_count=interaction_count,
                 **matrices,

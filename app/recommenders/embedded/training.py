@@ -10,12 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
 
 from app.recommenders.embedded.model import EmbeddedModel, ModelParams
 
 # Items whose co-occurrences are computed at once: bounds training memory to
 # one block's co-occurring pairs.
 BLOCK_ROWS = 2048
+# Factorisation starts from seeded random factors: the same data trains the
+# same model.
+FACTOR_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ def train(data: TrainingData, params: ModelParams | None = None) -> EmbeddedMode
     matrix = _user_item_matrix(pairs, item_count)
     return EmbeddedModel(
         items=list(data.item_ids),
-        neighbors=item_similarity(matrix, params.neighbors, params.shrink),
+        neighbors=_neighbors(matrix, params),
+        factors=item_factors(matrix, params),
         transitions=_transitions(pairs, item_count, params),
         popularity=_popularity(data, item_count, params),
         params=params,
@@ -120,6 +126,58 @@ def item_similarity(
         values = block.data / (norms[rows + start] * norms[cols] + shrink)
         values[rows + start == cols] = 0.0
         scaled = sp.csr_matrix((values, (rows, cols)), shape=block.shape)
+        blocks.append(top_per_row(scaled, neighbors))
+    return sp.vstack(blocks, format="csr", dtype=np.float32)
+
+
+def item_factors(matrix: sp.csr_matrix, params: ModelParams) -> np.ndarray:
+    """Item factors of implicit-feedback matrix factorisation (iALS, Hu et al.
+    2008), from the `implicit` library; users are folded in at request time."""
+    if params.factors == 0 or params.factor_weight == 0:
+        return np.zeros((matrix.shape[1], 0), dtype=np.float32)
+    # implicit parallelises itself; BLAS threads on top would oversubscribe
+    # the cores (implicit warns about it when it is built).
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = AlternatingLeastSquares(
+            factors=params.factors,
+            regularization=params.factor_regularization,
+            alpha=params.factor_alpha,
+            iterations=params.factor_iterations,
+            random_state=FACTOR_SEED,
+        )
+        model.fit(matrix, show_progress=False)
+    return np.ascontiguousarray(model.item_factors, dtype=np.float32)
+
+
+def _neighbors(matrix: sp.csr_matrix, params: ModelParams) -> sp.csr_matrix:
+    if params.similarity == "rp3beta":
+        return rp3beta_similarity(
+            matrix, params.neighbors, params.rp3_alpha, params.rp3_beta
+        )
+    return item_similarity(matrix, params.neighbors, params.shrink)
+
+
+def rp3beta_similarity(
+    matrix: sp.csr_matrix, neighbors: int, alpha: float, beta: float
+) -> sp.csr_matrix:
+    """RP3beta (Paudel et al., 2017): the probability of walking item -> user
+    -> item, each step raised to `alpha`, divided by the target's popularity
+    to the power `beta` so that popular items do not dominate every list."""
+    binary = matrix.copy()
+    binary.data[:] = 1.0
+    user_degree = np.asarray(binary.sum(axis=1)).ravel()
+    item_degree = np.asarray(binary.sum(axis=0)).ravel()
+    user_to_item = sp.diags(1.0 / np.maximum(user_degree, 1)) @ binary
+    item_to_user = (binary @ sp.diags(1.0 / np.maximum(item_degree, 1))).T.tocsr()
+    user_to_item.data **= alpha
+    item_to_user.data **= alpha
+    penalty = 1.0 / np.power(np.maximum(item_degree, 1), beta)
+    blocks = []
+    for start in range(0, matrix.shape[1], BLOCK_ROWS):
+        block = (item_to_user[start : start + BLOCK_ROWS] @ user_to_item).tocoo()
+        values = block.data * penalty[block.col]
+        values[block.row + start == block.col] = 0.0
+        scaled = sp.csr_matrix((values, (block.row, block.col)), shape=block.shape)
         blocks.append(top_per_row(scaled, neighbors))
     return sp.vstack(blocks, format="csr", dtype=np.float32)
 

@@ -30,5 +30,5 @@ def test_garbage_is_refused_not_loaded():
 def test_a_snapshot_of_another_format_is_refused(monkeypatch):
     payload = snapshot.dump(train(chain_data()))
     monkeypatch.setattr(snapshot, "FORMAT_VERSION", snapshot.FORMAT_VERSION + 1)
-    with pytest.raises(snapshot.SnapshotUnreadable, match="snapshot format 1"):
+    with pytest.raises(snapshot.SnapshotUnreadable, match="snapshot format 2"):
         snapshot.load(payload)
