@@ -68,7 +68,7 @@ def run(name: str, data: Interactions, truth, tune_too: bool) -> None:
     )
     scorers = [EmbeddedScorer(), EASE(), ItemKNN(), Popularity()]
     if tune_too:
-        tuned = EmbeddedScorer(tune(split))
+        tuned = EmbeddedScorer(tune([split], rounds=2))
         tuned.name = "recloop-tuned"
         scorers.insert(1, tuned)
         changed = {

@@ -59,7 +59,7 @@ def evaluate_command(
     embedded = EmbeddedScorer()
     if tune_first:
         started = time.perf_counter()
-        embedded = EmbeddedScorer(tune(split))
+        embedded = EmbeddedScorer(tune([split], rounds=2))
         click.echo(
             f"tuned on the validation split in {time.perf_counter() - started:.0f} s:"
         )
@@ -80,20 +80,21 @@ def _describe(data: Interactions, split: Split) -> str:
 
 def format_table(results: list[Result], with_ground_truth: bool = False) -> str:
     columns = COLUMNS + (GROUND_TRUTH_COLUMNS if with_ground_truth else ())
-    header = f"{'model':<12}" + "".join(f"{c:>12}" for c in columns)
+    width = max(12, *(len(r.name) + 2 for r in results))
+    header = f"{'model':<{width}}" + "".join(f"{c:>12}" for c in columns)
     header += f"{'NDCG/pop':>10}{'NDCG/EASE':>11}"
     lines = [header, "-" * len(header)]
     by_name = {r.name: r.values for r in results if r.skipped is None}
     for result in results:
         if result.skipped:
-            lines.append(f"{result.name:<12}  skipped: {result.skipped}")
+            lines.append(f"{result.name:<{width}}  skipped: {result.skipped}")
             continue
         cells = "".join(f"{_cell(result.values[c], c):>12}" for c in columns)
         ratios = "".join(
             f"{_ratio(result.values, by_name.get(base)):>{width}}"
             for base, width in (("popularity", 10), ("ease", 11))
         )
-        lines.append(f"{result.name:<12}{cells}{ratios}")
+        lines.append(f"{result.name:<{width}}{cells}{ratios}")
     return "\n".join(lines)
 
 
