@@ -22,7 +22,17 @@ from app.simulation.latent import SimulationConfig
 from app.simulation.shopping import simulate
 
 SEED = 1
-START = ModelParams(factor_weight=0.5, neighbor_weight=0.25, sequence_weight=0.25)
+# Where the search started from (the shipped values are its result).
+START = ModelParams(
+    transition_window=3,
+    history_half_life=10.0,
+    sequence_items=3,
+    factor_regularization=0.1,
+    factor_weight=0.5,
+    neighbor_weight=0.25,
+    sequence_weight=0.25,
+    popularity_weight=0.0,
+)
 # A second, narrower pass around the first one's result.
 REFINE = {
     "popularity_weight": (0.3, 0.5),

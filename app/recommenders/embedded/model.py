@@ -25,7 +25,7 @@ POPULARITY_TIE_BREAK = 1e-6
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Hyperparameters, chosen on a validation split (see bench/quality.py)."""
+    """Hyperparameters, chosen on validation splits by bench/defaults.py."""
 
     # "cosine" item-kNN or "rp3beta" random-walk neighbours.
     similarity: str = "cosine"
@@ -36,26 +36,26 @@ class ModelParams:
     transition_neighbors: int = 100
     # Items up to this many steps after an item count as following it, the
     # k-th with weight transition_decay ** (k - 1).
-    transition_window: int = 3
+    transition_window: int = 5
     transition_decay: float = 0.5
     transition_shrink: float = 5.0
     transition_beta: float = 0.0
     # Fold-in: the weight of the r-th most recent item halves every
     # history_half_life items; transitions fold in the latest sequence_items.
-    history_half_life: float = 10.0
-    sequence_items: int = 3
+    history_half_life: float = 30.0
+    sequence_items: int = 5
     sequence_decay: float = 0.5
     # Implicit matrix factorisation: 0 factors turns it off.
     factors: int = 32
-    factor_regularization: float = 0.1
+    factor_regularization: float = 1.0
     factor_alpha: float = 10.0
     factor_iterations: int = 15
     # The blend: each part is scaled to its best item, then weighted.
     neighbor_weight: float = 0.5
-    sequence_weight: float = 0.5
-    factor_weight: float = 0.0
+    sequence_weight: float = 0.1
+    factor_weight: float = 1.0
     # How much recent popularity adds to every score (0: a tie-break only).
-    popularity_weight: float = 0.0
+    popularity_weight: float = 0.5
     popularity_half_life_days: float = 14.0
 
 

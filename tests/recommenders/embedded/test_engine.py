@@ -59,7 +59,7 @@ async def test_a_user_with_only_unknown_items_gets_popular_ones(recommender):
 async def test_a_new_interaction_changes_served_recs_without_a_retrain(
     start_app, database
 ):
-    app = await start_app()
+    app = await start_app(recs_count=3)
     await store_interactions(database, chain_rows(range(20)))
     pairs = [
         (300 + u, sku, "view_detail", 9_000 + u * 10 + i)
@@ -75,15 +75,22 @@ async def test_a_new_interaction_changes_served_recs_without_a_retrain(
         json=[outbound_batch(42, product_event("view_detail", "B", time_ms=10_000))],
     )
     await app.run_jobs()
-    first = (await app.client.get("/users/42/recs")).json()
+    first = (await app.client.get("/users/42/recs?n=3")).json()
     await app.client.post(
         "/webhooks/mparticle",
-        json=[outbound_batch(42, product_event("view_detail", "X", time_ms=20_000))],
+        json=[
+            outbound_batch(
+                42,
+                product_event("view_detail", "X", time_ms=20_000),
+                product_event("add_to_cart", "X", time_ms=21_000),
+            )
+        ],
     )
     await app.run_jobs()
-    second = (await app.client.get("/users/42/recs")).json()
+    second = (await app.client.get("/users/42/recs?n=3")).json()
 
     assert first["items"][0]["item_id"] == "C"
+    assert "Y" not in [item["item_id"] for item in first["items"]]
     assert second["items"][0]["item_id"] == "Y"
     assert second["recommendation_id"] != first["recommendation_id"]
     assert app.runtime.recommender.snapshot == trained
