@@ -82,6 +82,7 @@ async def measure(url: str) -> dict[str, float]:
     settings = Settings(_env_file=None, database_url=url)
     database = Database.from_url(url)
     recommender = EmbeddedRecommender(database, settings)
+    await recommender.start()
     started = time.perf_counter()
     data, _ = await load_training_data(database, settings.event_weights)
     load_s = time.perf_counter() - started

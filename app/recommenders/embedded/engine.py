@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import structlog
 from sqlalchemy import func, select
+from threadpoolctl import threadpool_limits
 
 from app.config import Settings
 from app.db import Database
@@ -65,6 +66,10 @@ class EmbeddedRecommender:
         return self._snapshot.trained_through_id if self._snapshot else 0
 
     async def start(self) -> None:
+        # Per-request linear algebra is tiny: BLAS threads would only contend
+        # with each other and with concurrent requests (and implicit, which
+        # trains with threads of its own, asks for one BLAS thread too).
+        threadpool_limits(limits=1, user_api="blas")
         await self.load_newest()
 
     async def close(self) -> None:

@@ -138,7 +138,8 @@ class EmbeddedModel:
         blended += params.sequence_weight * _scaled(seq)
         if params.factor_weight and self.factors.shape[1]:
             users = self._fold_in_factors(history, interest)
-            blended += params.factor_weight * _scaled(users @ self.factors.T)
+            affinity = users.astype(np.float32) @ self.factors.T
+            blended += params.factor_weight * _scaled(affinity.astype(np.float64))
         blended += (
             params.popularity_weight + POPULARITY_TIE_BREAK
         ) * self._popularity_scaled
@@ -152,10 +153,12 @@ class EmbeddedModel:
         k = self.factors.shape[1]
         items = self.factors[history.items].astype(np.float64)
         confidence = params.factor_alpha * interest.astype(np.float64)
-        left = np.broadcast_to(
-            self._gram + params.factor_regularization * np.eye(k),
-            (history.user_count, k, k),
-        ).copy()
+        regularized = self._gram + params.factor_regularization * np.eye(k)
+        if history.user_count == 1:
+            # The request path: one k x k system from two small products.
+            left = regularized + (items.T * (confidence - 1.0)) @ items
+            return np.linalg.solve(left, confidence @ items)[None, :]
+        left = np.broadcast_to(regularized, (history.user_count, k, k)).copy()
         outer = items[:, :, None] * items[:, None, :]
         np.add.at(left, history.rows, (confidence - 1.0)[:, None, None] * outer)
         right = np.zeros((history.user_count, k))
