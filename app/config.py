@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # of those it was trained on, arrived since; fold-in covers the meantime.
     retrain_min_new_interactions: int = Field(default=100, ge=1)
     retrain_min_new_fraction: float = Field(default=0.05, ge=0)
+    # Overrides of the embedded model's parameters, as JSON: for example what
+    # `recloop evaluate FILE.csv --tune` prints for a store's own data.
+    embedded_params: dict[str, float | int | str] = Field(default_factory=dict)
 
     # Recommendation impact: a view, cart or purchase of a recommended item by
     # the same user this long after the list counts as its outcome.

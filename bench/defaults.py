@@ -11,13 +11,13 @@ with (printed as its difference from the current defaults, so an empty
 result means the defaults are what this search chooses).
 """
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from quality import END_MS, from_simulation
 
 from app.evaluation.protocol import leave_last_out
 from app.evaluation.tuning import tune
-from app.recommenders.embedded.model import ModelParams
+from app.recommenders.embedded.model import ModelParams, overrides_of
 from app.simulation.latent import SimulationConfig
 from app.simulation.shopping import simulate
 
@@ -60,18 +60,13 @@ def main() -> None:
     ]
     splits = [leave_last_out(data) for data in datasets]
     first = tune(splits, START, report=_print)
-    print("first pass:", _changed(first))
+    print("first pass:", overrides_of(first))
     best = tune(splits, first, REFINE, report=_print)
-    print("shipped:", _changed(best))
+    print("shipped:", overrides_of(best))
 
 
 def _print(name: str, value: float, score: float) -> None:
     print(f"{name}={value}: {score:.3f}", flush=True)
-
-
-def _changed(params: ModelParams) -> dict:
-    defaults = ModelParams()
-    return {k: v for k, v in asdict(params).items() if v != getattr(defaults, k)}
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ measured in the same run.
 """
 
 import argparse
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from app.evaluation.protocol import leave_last_out
 from app.evaluation.runner import evaluate
 from app.evaluation.scorers import EASE, EmbeddedScorer, ItemKNN, Popularity
 from app.evaluation.tuning import tune
-from app.recommenders.embedded.model import ModelParams
+from app.recommenders.embedded.model import overrides_of
 from app.simulation.latent import SimulationConfig
 from app.simulation.shopping import Simulation, simulate
 
@@ -68,14 +68,10 @@ def run(name: str, data: Interactions, truth, tune_too: bool) -> None:
     )
     scorers = [EmbeddedScorer(), EASE(), ItemKNN(), Popularity()]
     if tune_too:
-        tuned = EmbeddedScorer(tune([split], rounds=2))
+        tuned = EmbeddedScorer(tune([split]))
         tuned.name = "recloop-tuned"
         scorers.insert(1, tuned)
-        changed = {
-            k: v
-            for k, v in asdict(tuned.params).items()
-            if v != getattr(ModelParams(), k)
-        }
+        changed = overrides_of(tuned.params)
         print(f"tuned on the validation split: {changed or 'the shipped defaults'}")
     users = split.test_users
     ground_truth = [truth[int(u)] for u in users] if truth is not None else None

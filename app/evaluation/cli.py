@@ -1,9 +1,9 @@
 """`recloop evaluate`: the protocol on a Personalize CSV, printed as a table."""
 
 import csv
+import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -14,6 +14,7 @@ from app.evaluation.protocol import MIN_INTERACTIONS, Split, leave_last_out
 from app.evaluation.runner import K, Result, evaluate
 from app.evaluation.scorers import EASE, EmbeddedScorer, ItemKNN, Popularity, Scorer
 from app.evaluation.tuning import tune
+from app.recommenders.embedded.model import ParamsInvalid, overrides_of, params_with
 
 COLUMNS = ("HR@10", "NDCG@10", "MRR@10", "coverage", "train_s", "peak_MB")
 GROUND_TRUTH_COLUMNS = ("GT-P@10", "GT-NDCG@10")
@@ -56,14 +57,18 @@ def evaluate_command(
             f"{path}: no user has {min_interactions} or more items to test on"
         )
     click.echo(_describe(data, split))
-    embedded = EmbeddedScorer()
+    try:
+        embedded = EmbeddedScorer(params_with(settings.embedded_params))
+    except ParamsInvalid as exc:
+        raise click.ClickException(str(exc)) from None
     if tune_first:
         started = time.perf_counter()
-        embedded = EmbeddedScorer(tune([split], rounds=2))
+        embedded = EmbeddedScorer(tune([split], embedded.params))
+        seconds = time.perf_counter() - started
+        click.echo(f"tuned on the validation split in {seconds:.0f} s; to use it:")
         click.echo(
-            f"tuned on the validation split in {time.perf_counter() - started:.0f} s:"
+            f"  RECLOOP_EMBEDDED_PARAMS='{json.dumps(overrides_of(embedded.params))}'"
         )
-        click.echo(f"  {asdict(embedded.params)}")
     scorers: Sequence[Scorer] = [embedded, EASE(), ItemKNN(), Popularity()]
     truth = _ground_truth(ground_truth, data, split) if ground_truth else None
     results = evaluate(scorers, split, K, truth)

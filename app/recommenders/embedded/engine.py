@@ -21,7 +21,12 @@ from app.models import Interaction
 from app.recommenders.base import HistoryEvent, RecommendationList, ScoredItem
 from app.recommenders.embedded import snapshot, store
 from app.recommenders.embedded.loading import load_training_data
-from app.recommenders.embedded.model import EmbeddedModel, ModelParams, net_weights
+from app.recommenders.embedded.model import (
+    EmbeddedModel,
+    ModelParams,
+    net_weights,
+    params_with,
+)
 from app.recommenders.embedded.store import SnapshotInfo
 from app.recommenders.embedded.training import train
 from app.worker.runner import default_worker_id
@@ -43,7 +48,7 @@ class EmbeddedRecommender:
     ) -> None:
         self._database = database
         self._settings = settings
-        self._params = params or ModelParams()
+        self._params = params or params_with(settings.embedded_params)
         # Unique per instance, so two recommenders in one process (tests) or
         # on one host never mistake each other's lease for their own.
         self.trainer_id = trainer_id or f"{default_worker_id()}:{uuid.uuid4().hex[:8]}"

@@ -11,7 +11,7 @@ changes them without a retrain.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,6 +57,29 @@ class ModelParams:
     # How much recent popularity adds to every score (0: a tie-break only).
     popularity_weight: float = 0.5
     popularity_half_life_days: float = 14.0
+
+
+class ParamsInvalid(ValueError):
+    """Parameter overrides that ModelParams does not have or cannot take."""
+
+
+def params_with(overrides: dict[str, float | int | str]) -> ModelParams:
+    """The shipped parameters with `overrides` (RECLOOP_EMBEDDED_PARAMS) applied."""
+    defaults = ModelParams()
+    unknown = sorted(set(overrides) - set(asdict(defaults)))
+    if unknown:
+        raise ParamsInvalid(f"RECLOOP_EMBEDDED_PARAMS has unknown parameters {unknown}")
+    try:
+        typed = {k: type(getattr(defaults, k))(v) for k, v in overrides.items()}
+    except ValueError as exc:
+        raise ParamsInvalid(f"RECLOOP_EMBEDDED_PARAMS: {exc}") from None
+    return replace(defaults, **typed)
+
+
+def overrides_of(params: ModelParams) -> dict[str, float | int | str]:
+    """What `params` changes from the shipped defaults: `params_with`'s inverse."""
+    defaults = asdict(ModelParams())
+    return {k: v for k, v in asdict(params).items() if v != defaults[k]}
 
 
 @dataclass(frozen=True)

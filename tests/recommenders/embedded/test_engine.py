@@ -94,3 +94,15 @@ async def test_a_new_interaction_changes_served_recs_without_a_retrain(
     assert second["items"][0]["item_id"] == "Y"
     assert second["recommendation_id"] != first["recommendation_id"]
     assert app.runtime.recommender.snapshot == trained
+
+
+async def test_parameter_overrides_from_settings_reach_the_trained_model(
+    database, make_settings
+):
+    await store_interactions(database, chain_rows(range(5)))
+    settings = make_settings(embedded_params={"neighbors": 1, "factor_weight": 0})
+    recommender = EmbeddedRecommender(database, settings)
+    await recommender.retrain()
+    assert recommender.model.params.neighbors == 1
+    assert recommender.model.factors.shape[1] == 0
+    assert recommender.model.neighbors.getnnz(axis=1).max() == 1

@@ -1,6 +1,15 @@
 import numpy as np
+import pytest
 
-from app.recommenders.embedded.model import EmbeddedModel, FoldIn, net_weights
+from app.recommenders.embedded.model import (
+    EmbeddedModel,
+    FoldIn,
+    ModelParams,
+    ParamsInvalid,
+    net_weights,
+    overrides_of,
+    params_with,
+)
 
 
 def _ids(items) -> list[str]:
@@ -75,3 +84,18 @@ def test_an_empty_model_recommends_nothing():
     empty = EmbeddedModel.empty()
     assert empty.recommend(empty.fold_in({"B": 1.0}), 3, set()) == []
     assert empty.popular(3, set()) == []
+
+
+def test_parameter_overrides_apply_and_round_trip():
+    params = params_with({"sequence_weight": "0.4", "neighbors": 50})
+    assert params.sequence_weight == 0.4
+    assert params.neighbors == 50
+    assert overrides_of(params) == {"sequence_weight": 0.4, "neighbors": 50}
+    assert overrides_of(ModelParams()) == {}
+
+
+def test_unknown_or_mistyped_overrides_are_refused_by_name():
+    with pytest.raises(ParamsInvalid, match=r"unknown parameters \['sequnce_weight'\]"):
+        params_with({"sequnce_weight": 0.4})
+    with pytest.raises(ParamsInvalid, match="RECLOOP_EMBEDDED_PARAMS"):
+        params_with({"neighbors": "many"})
