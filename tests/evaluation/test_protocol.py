@@ -1,19 +1,10 @@
-import numpy as np
-
 from app.evaluation.dataset import Interactions
 from app.evaluation.protocol import leave_last_out, validation_split
+from tests.evaluation.conftest import interactions
 
 
 def _data(rows: list[tuple[int, int, float, int]]) -> Interactions:
-    users, items, weights, times = zip(*rows, strict=True)
-    return Interactions(
-        users=np.array(users, dtype=np.int32),
-        items=np.array(items, dtype=np.int32),
-        weights=np.array(weights, dtype=np.float32),
-        times_ms=np.array(times, dtype=np.int64),
-        user_ids=[f"u{i}" for i in range(max(users) + 1)],
-        item_ids=[f"i{i}" for i in range(max(items) + 1)],
-    )
+    return interactions(rows)
 
 
 def test_last_item_in_time_is_held_out_whatever_the_file_order():

@@ -4,6 +4,7 @@ import pytest
 from app.evaluation.dataset import Interactions
 from app.evaluation.protocol import leave_last_out
 from app.evaluation.runner import evaluate
+from tests.evaluation.conftest import interactions
 
 
 class Oracle:
@@ -27,15 +28,8 @@ class Oracle:
 
 
 def _data() -> Interactions:
-    rows = [(u, (u + k) % 6, 10 * k) for u in range(4) for k in range(4)]
-    users, items, times = (np.array(column) for column in zip(*rows, strict=True))
-    return Interactions(
-        users=users.astype(np.int32),
-        items=items.astype(np.int32),
-        weights=np.ones(len(rows), np.float32),
-        times_ms=times.astype(np.int64),
-        user_ids=[str(u) for u in range(4)],
-        item_ids=[str(i) for i in range(6)],
+    return interactions(
+        [(u, (u + k) % 6, 1.0, 10 * k) for u in range(4) for k in range(4)]
     )
 
 

@@ -6,6 +6,7 @@ from app.evaluation.runner import evaluate
 from app.evaluation.scorers import EmbeddedScorer
 from app.evaluation.tuning import tune
 from app.recommenders.embedded.model import ModelParams
+from tests.evaluation.conftest import interactions
 
 
 def _chains(users: int = 200) -> Interactions:
@@ -13,19 +14,11 @@ def _chains(users: int = 200) -> Interactions:
     # with every other, so only the order says what comes next.
     rng = np.random.default_rng(5)
     rows = [
-        (u, int(item), step)
+        (u, int(item), 1.0, step)
         for u in range(users)
         for step, item in enumerate(np.sort(rng.choice(12, size=5, replace=False)))
     ]
-    us, items, times = (np.array(c) for c in zip(*rows, strict=True))
-    return Interactions(
-        users=us.astype(np.int32),
-        items=items.astype(np.int32),
-        weights=np.ones(len(rows), np.float32),
-        times_ms=times.astype(np.int64),
-        user_ids=[str(u) for u in range(users)],
-        item_ids=[str(i) for i in range(12)],
-    )
+    return interactions(rows, item_count=12)
 
 
 def _validation_ndcg(split, params: ModelParams) -> float:
