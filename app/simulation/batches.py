@@ -44,7 +44,7 @@ def _batch(
             "mpid": mpid,
             "source_request_id": str(uuid.UUID(int=ids.getrandbits(128), version=4)),
             "user_identities": {
-                "customerid": f"shopper-{mpid}",
+                "customer_id": f"shopper-{mpid}",
                 "email": f"shopper{abs(mpid)}@example.com",
             },
             "events": commerce,

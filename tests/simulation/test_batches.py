@@ -1,3 +1,7 @@
+import json
+from pathlib import Path
+
+import jsonschema
 import pytest
 from sqlalchemy import func, select
 
@@ -10,6 +14,9 @@ from tests.simulation.conftest import END_MS
 pytestmark = pytest.mark.anyio
 
 STORED = {"view_detail", "add_to_cart", "purchase"}
+INBOUND_SCHEMA = (
+    Path(__file__).parents[1] / "fixtures/mparticle.inbound.eventsapi.schema.json"
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +58,16 @@ async def test_recloop_stores_every_simulated_interaction_once(
     assert stored == expected
     assert again.json()["interactions"] == 0
     assert again.json()["batches"] == 0
+
+
+def test_inbound_batches_follow_mparticle_s_official_schema(small):
+    schema = json.loads(INBOUND_SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(
+        schema, format_checker=jsonschema.FormatChecker()
+    )
+    for batch in session_batches(small, "inbound"):
+        errors = [error.message for error in validator.iter_errors(batch)]
+        assert errors == []
+    # The schema does catch a misspelt action: the check above can fail.
+    batch["events"][0]["data"]["product_action"]["action"] = "remove_from_wishlist"
+    assert list(validator.iter_errors(batch))
