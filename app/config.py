@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     # Recommendation impact: a view, cart or purchase of a recommended item by
     # the same user this long after the list counts as its outcome.
     attribution_window_seconds: float = Field(default=86_400.0, gt=0)
+    # Generated lists older than this are deleted (by worker processes).
+    impact_retention_days: int = Field(default=90, ge=1)
 
     # Write-back to mParticle (off until the key and secret are set)
     mparticle_api_key: SecretStr | None = None

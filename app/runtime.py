@@ -12,6 +12,7 @@ import structlog
 
 from app.config import Settings
 from app.db import Database
+from app.impact import retention as impact_retention
 from app.integrations.mparticle.client import EventsApiClient
 from app.recommenders.base import Recommender
 from app.recommenders.embedded.engine import EmbeddedRecommender
@@ -59,6 +60,12 @@ class Runtime:
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
             self._spawn(self.worker.run(), "worker")
+            self._spawn(
+                impact_retention.run(
+                    self.database, self.settings.impact_retention_days, self._stopping
+                ),
+                "impact-retention",
+            )
         log.info(
             "runtime.started",
             recommender=self.settings.recommender.value,
