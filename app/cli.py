@@ -9,9 +9,11 @@ import uvicorn
 
 from app.cli_settings import command_settings
 from app.config import Settings
+from app.evaluation.cli import evaluate_command
 from app.ingest.cli import import_csv
 from app.integrations.personalize.cli import personalize
 from app.migrations import upgrade_to_head
+from app.simulation.cli import simulate
 
 
 @click.group()
@@ -77,3 +79,5 @@ async def _work(settings: Settings) -> None:
 
 main.add_command(personalize)
 main.add_command(import_csv)
+main.add_command(evaluate_command, "evaluate")
+main.add_command(simulate)

@@ -134,7 +134,23 @@ class Settings(BaseSettings):
     recommender: RecommenderKind = RecommenderKind.embedded
     recs_count: int = Field(default=5, ge=1, le=100)
     recs_max_age_seconds: int = Field(default=60, ge=0)
+    # Items the user already viewed, carted or wishlisted are not shown again
+    # (purchased ones never are); the quality measures rank the same way.
+    recs_exclude_interacted: bool = True
     retrain_min_interval_seconds: float = Field(default=1.0, gt=0)
+    # The embedded model retrains once this many interactions, and this share
+    # of those it was trained on, arrived since; fold-in covers the meantime.
+    retrain_min_new_interactions: int = Field(default=100, ge=1)
+    retrain_min_new_fraction: float = Field(default=0.05, ge=0)
+    # Overrides of the embedded model's parameters, as JSON: for example what
+    # `recloop evaluate FILE.csv --tune` prints for a store's own data.
+    embedded_params: dict[str, float | int | str] = Field(default_factory=dict)
+
+    # Recommendation impact: a view, cart or purchase of a recommended item by
+    # the same user this long after the list counts as its outcome.
+    attribution_window_seconds: float = Field(default=86_400.0, gt=0)
+    # Generated lists older than this are deleted (by worker processes).
+    impact_retention_days: int = Field(default=90, ge=1)
 
     # Write-back to mParticle (off until the key and secret are set)
     mparticle_api_key: SecretStr | None = None

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from app.auth import check_basic
 from app.config import Settings
 from app.db import Database
+from app.recommenders.base import Recommender
 from app.recs.service import RecsService
 
 log = structlog.get_logger(__name__)
@@ -25,6 +26,10 @@ def get_recs_service(request: Request) -> RecsService:
     return request.app.state.recs
 
 
+def get_recommender(request: Request) -> Recommender:
+    return request.app.state.runtime.recommender
+
+
 def require_ingest_credentials(request: Request) -> None:
     settings: Settings = request.app.state.settings
     if settings.ingest_key is None or settings.ingest_secret is None:
@@ -35,4 +40,5 @@ def require_ingest_credentials(request: Request) -> None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RecsServiceDep = Annotated[RecsService, Depends(get_recs_service)]
+RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 IngestAuth = Depends(require_ingest_credentials)

@@ -11,10 +11,12 @@ from fastapi.openapi.utils import get_openapi
 from app.config import Settings, load_settings
 from app.exceptions import install_error_handlers
 from app.health.endpoints import router as health_router
+from app.impact.endpoints import router as impact_router
 from app.ingest.admission import InFlightLimit
 from app.ingest.endpoints import router as ingest_router
 from app.ingest.firehose import router as firehose_router
 from app.ingest.schemas import Batch
+from app.items.endpoints import router as items_router
 from app.logging import configure_logging
 from app.recs.endpoints import router as recs_router
 from app.runtime import Runtime
@@ -56,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(firehose_router)
     app.include_router(recs_router)
+    app.include_router(items_router)
+    app.include_router(impact_router)
     app.include_router(health_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

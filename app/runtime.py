@@ -12,6 +12,7 @@ import structlog
 
 from app.config import Settings
 from app.db import Database
+from app.impact import retention as impact_retention
 from app.integrations.mparticle.client import EventsApiClient
 from app.integrations.mparticle.packing import MAX_BATCHES_PER_REQUEST
 from app.recommenders.base import Recommender
@@ -81,16 +82,26 @@ class Runtime:
         await self.recommender.start()
         engine = embedded_engine(self.recommender)
         if engine is not None:
+            # Workers train (one at a time, under a lease); API-only
+            # replicas load the snapshots the trainer saves.
             retrainer = Retrainer(
                 engine,
                 self.database,
-                self.settings.retrain_min_interval_seconds,
-                refresh_users=self.run_worker and _embedded_serves(self.recommender),
+                self.settings,
+                train=self.run_worker,
+                refresh_users=_embedded_serves(self.recommender),
             )
+            await retrainer.start()
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
             for worker in self.workers:
                 self._spawn(worker.run(), worker.worker_id)
+            self._spawn(
+                impact_retention.run(
+                    self.database, self.settings.impact_retention_days, self._stopping
+                ),
+                "impact-retention",
+            )
         log.info(
             "runtime.started",
             recommender=self.settings.recommender.value,

@@ -25,6 +25,7 @@ from app.db import Database, create_engine
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base
+from app.recommenders.embedded.retraining import refresh_users_since
 from tests.fakes.mparticle import FakeEventsApi
 
 INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
@@ -121,7 +122,9 @@ class RunningApp:
         return handled
 
     async def retrain(self) -> None:
-        await self.runtime.recommender.retrain()
+        """Retrain now, and queue the refreshes the background retrainer would."""
+        previous, through = await self.runtime.recommender.retrain()
+        await refresh_users_since(self.runtime.database, previous, through)
 
 
 @pytest.fixture

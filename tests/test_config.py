@@ -1,5 +1,7 @@
 """Settings from the environment, and the production safety check."""
 
+import math
+
 import pytest
 from pydantic import ValidationError
 
@@ -169,3 +171,18 @@ def test_production_refuses_a_placeholder_firehose_key(monkeypatch) -> None:
     )
     with pytest.raises(UnsafeSettings, match="RECLOOP_FIREHOSE_ACCESS_KEY"):
         settings.check_production_safety()
+
+
+def test_unlisted_event_types_weigh_nothing_and_negatives_are_allowed() -> None:
+    settings = Settings(
+        _env_file=None, event_weights={"purchase": 4.0, "refund": -8.0, "click": 0.0}
+    )
+    assert settings.weight_of("purchase") == 4.0
+    assert settings.weight_of("refund") == -8.0
+    assert settings.weight_of("click") == 0.0
+    assert settings.weight_of("checkout") == 0.0
+
+
+def test_a_weight_that_is_not_a_number_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match=r"finite for \['purchase'\]"):
+        Settings(_env_file=None, event_weights={"purchase": math.nan})

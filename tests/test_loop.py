@@ -77,7 +77,13 @@ async def test_the_running_worker_refreshes_a_users_list_by_itself(
     ]
     await app.client.post("/webhooks/mparticle", json=shoppers)
     await app.retrain()
-    before = (await app.client.get("/users/200/recs")).json()
+    # The retrain queued refreshes; wait for the worker to cache the list.
+    for _ in range(500):
+        before = (await app.client.get("/users/200/recs")).json()
+        if before["source"] == "embedded":
+            break
+        await asyncio.sleep(0.01)
+    assert before["source"] == "embedded"
     bought = [item["item_id"] for item in before["items"][:2]]
 
     await app.client.post(

@@ -39,7 +39,9 @@ async def accept_batches(
         recommendation_attribute=settings.recommendation_id_attribute,
     )
     parsed = [parse_batch(raw, options, path=path) for path, raw in raw_batches]
-    summary = await _store(parsed, source, database)
+    summary = await _store(
+        parsed, source, database, settings.attribution_window_seconds
+    )
     log.debug(
         "ingest.batches_stored",
         source=source,
@@ -52,11 +54,16 @@ async def accept_batches(
 
 
 async def _store(
-    parsed: list[ParsedBatch], source: str, database: Database
+    parsed: list[ParsedBatch],
+    source: str,
+    database: Database,
+    attribution_window_seconds: float,
 ) -> IngestSummary:
     try:
         async with database.write() as session:
-            return await store_batches(session, parsed, source)
+            return await store_batches(
+                session, parsed, source, attribution_window_seconds
+            )
     except STORAGE_ERRORS as exc:
         raise _unavailable(source, exc) from None
     except DBAPIError as exc:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import chunks, upsert
+from app.impact.attribution import attribute
 from app.ingest.parsing import (
     ImpressionRow,
     InteractionRow,
@@ -29,7 +30,10 @@ Row = TypeVar("Row", InteractionRow, ImpressionRow)
 
 
 async def store_batches(
-    session: AsyncSession, batches: Sequence[ParsedBatch], source: str
+    session: AsyncSession,
+    batches: Sequence[ParsedBatch],
+    source: str,
+    attribution_window_seconds: float | None = None,
 ) -> IngestSummary:
     now = utcnow()
     new_batches, duplicate_batches = _split_repeats(batches)
@@ -43,6 +47,10 @@ async def store_batches(
     impressions = [
         (row, batch_ids[batch.key]) for batch in stored for row in batch.impressions
     ]
+    if attribution_window_seconds is not None:
+        interactions = await attribute(
+            session, interactions, attribution_window_seconds
+        )
     new_interactions = await _insert_rows(session, Interaction, interactions, now)
     # After the purchases above, so a refund sent with its purchase finds it.
     refunds = await _transaction_refund_rows(session, stored, batch_ids)

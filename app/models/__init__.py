@@ -5,7 +5,10 @@ from app.models.batch import Batch
 from app.models.impression import Impression
 from app.models.interaction import Interaction
 from app.models.job import Job, JobStatus
+from app.models.model_snapshot import ModelSnapshot
 from app.models.recommendation import CachedRecommendation
+from app.models.served_recommendation import ServedRecommendation
+from app.models.trainer_lease import TrainerLease
 
 __all__ = [
     "Base",
@@ -15,4 +18,7 @@ __all__ = [
     "Interaction",
     "Job",
     "JobStatus",
+    "ModelSnapshot",
+    "ServedRecommendation",
+    "TrainerLease",
 ]

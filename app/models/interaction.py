@@ -56,7 +56,7 @@ class Interaction(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     transaction_id: Mapped[str | None] = mapped_column(String(256))
     # The list the user picked this item from, when the app says so.
-    recommendation_id: Mapped[str | None] = mapped_column(String(64))
+    recommendation_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # When the interaction left the forwarding queue for Amazon Personalize:
     # sent in a PutEvents call, dead-lettered as a `personalize_event` job
     # (whose replay sends it), or imported in bulk. NULL while still to send.

@@ -40,7 +40,7 @@ async def get_user_recommendations(
     etag = f'"{served.recommendation_id}-{n}"'
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = f"max-age={settings.recs_max_age_seconds}"
-    if etag in _if_none_match(request):
+    if etag in if_none_match(request):
         return Response(status_code=304, headers=dict(response.headers))  # type: ignore[return-value]
     return UserRecommendations(
         mpid=str(served.mpid),
@@ -51,6 +51,7 @@ async def get_user_recommendations(
     )
 
 
-def _if_none_match(request: Request) -> set[str]:
+def if_none_match(request: Request) -> set[str]:
+    """The entity tags of an If-None-Match header, weak ones compared as strong."""
     header = request.headers.get("if-none-match", "")
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

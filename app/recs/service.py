@@ -3,11 +3,14 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import Database
+from app.impact import repository as impact_repository
 from app.models import CachedRecommendation
 from app.models.base import utcnow
 from app.recommenders.base import RecommendationList, Recommender, ScoredItem
@@ -83,6 +86,7 @@ class RecsService:
             else:
                 for name, value in values.items():
                     setattr(row, name, value)
+            await _record_served(session, values)
             if self._settings.writeback_enabled:
                 await queue.enqueue(session, SYNC, [str(mpid)])
         log.debug(
@@ -94,11 +98,27 @@ class RecsService:
         self, mpid: int, computed: RecommendationList
     ) -> CachedRecommendation:
         async with self._database.write() as session:
-            await repository.insert_if_absent(session, _row(mpid, computed))
+            values = _row(mpid, computed)
+            await repository.insert_if_absent(session, values)
             row = await repository.cached(session, mpid)
+            if row is not None and row.recommendation_id == values["recommendation_id"]:
+                await _record_served(session, values)
         if row is None:
             raise LookupError(f"recommendations for {mpid} vanished while cached")
         return row
+
+
+async def _record_served(session: AsyncSession, values: dict[str, Any]) -> None:
+    # Recorded when generated, in the transaction that caches the list, so
+    # serving a cached list stays a single read with no write.
+    await impact_repository.record_served(
+        session,
+        recommendation_id=values["recommendation_id"],
+        mpid=values["mpid"],
+        item_ids=[item["item_id"] for item in values["items"]],
+        source=values["source"],
+        generated_at=values["generated_at"],
+    )
 
 
 def _from_row(row: CachedRecommendation, n: int) -> ServedList:
@@ -108,7 +128,7 @@ def _from_row(row: CachedRecommendation, n: int) -> ServedList:
     )
 
 
-def _row(mpid: int, computed: RecommendationList) -> dict[str, object]:
+def _row(mpid: int, computed: RecommendationList) -> dict[str, Any]:
     return {
         "mpid": mpid,
         "items": [{"item_id": i.item_id, "score": i.score} for i in computed.items],

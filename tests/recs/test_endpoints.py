@@ -8,7 +8,7 @@ from tests.batches import inbound_batch, outbound_batch, product_event
 
 pytestmark = pytest.mark.anyio
 
-CATALOG = [f"SKU-{n}" for n in range(12)]
+CATALOG = [f"SKU-{n}" for n in range(20)]
 BIG_MPID = 7_346_244_611_012_968_789
 
 
@@ -16,7 +16,7 @@ async def _store(start_app, **settings):
     app = await start_app(**settings)
     batches = [
         outbound_batch(100 + u, product_event("view_detail", *CATALOG[u : u + 6]))
-        for u in range(6)
+        for u in range(12)
     ]
     batches.append(outbound_batch(BIG_MPID, product_event("add_to_cart", "SKU-2")))
     await app.client.post("/webhooks/mparticle", json=batches)

@@ -1,51 +1,81 @@
-"""The embedded recommender: an item-kNN model trained from recloop's own store.
+"""The embedded recommender: recloop's own model, trained from its own store.
 
-The model lives in memory and is rebuilt in a background thread when new
-interactions have arrived, then swapped in with one assignment, so requests
-always see either the old model or the new one, never a mix.
+The model lives in memory and is replaced with one assignment, so a request
+sees either the old model or the new one, never a mix. Every trained model
+is saved as a snapshot in the database; processes that did not train it
+load it from there (see retraining.py for who trains and when).
 """
 
 import asyncio
 import time
+import uuid
 from collections.abc import Sequence
 
-import numpy as np
 import structlog
 from sqlalchemy import func, select
+from threadpoolctl import threadpool_limits
 
 from app.config import Settings
 from app.db import Database
 from app.models import Interaction
 from app.recommenders.base import HistoryEvent, RecommendationList, ScoredItem
-from app.recommenders.embedded.model import ItemKNN, ModelParams, TrainingData, train
+from app.recommenders.embedded import snapshot, store
+from app.recommenders.embedded.loading import load_training_data
+from app.recommenders.embedded.model import (
+    EmbeddedModel,
+    ModelParams,
+    net_weights,
+    params_with,
+)
+from app.recommenders.embedded.store import SnapshotInfo
+from app.recommenders.embedded.training import train
+from app.worker.runner import default_worker_id
 
 log = structlog.get_logger(__name__)
 
 PURCHASE = "purchase"
-ROWS_PER_FETCH = 10_000
 
 
 class EmbeddedRecommender:
     source = "embedded"
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        params: ModelParams | None = None,
+        trainer_id: str | None = None,
+    ) -> None:
         self._database = database
         self._settings = settings
-        self._model = ItemKNN.empty()
-        self._trained_through_id = 0
+        self._params = params or params_with(settings.embedded_params)
+        # Unique per instance, so two recommenders in one process (tests) or
+        # on one host never mistake each other's lease for their own.
+        self.trainer_id = trainer_id or f"{default_worker_id()}:{uuid.uuid4().hex[:8]}"
+        self._model = EmbeddedModel.empty(params=self._params)
+        self._snapshot: SnapshotInfo | None = None
         self._train_lock = asyncio.Lock()
 
     @property
-    def model(self) -> ItemKNN:
+    def model(self) -> EmbeddedModel:
         return self._model
+
+    @property
+    def snapshot(self) -> SnapshotInfo | None:
+        """The snapshot the current model came from, if any."""
+        return self._snapshot
 
     @property
     def trained_through_id(self) -> int:
         """The highest interaction id the current model has seen."""
-        return self._trained_through_id
+        return self._snapshot.trained_through_id if self._snapshot else 0
 
     async def start(self) -> None:
-        await self.retrain()
+        # Per-request linear algebra is tiny: BLAS threads would only contend
+        # with each other and with concurrent requests (and implicit, which
+        # trains with threads of its own, asks for one BLAS thread too).
+        threadpool_limits(limits=1, user_api="blas")
+        await self.load_newest()
 
     async def close(self) -> None:
         return None
@@ -59,17 +89,16 @@ class EmbeddedRecommender:
         self, mpid: int, history: Sequence[HistoryEvent], n: int
     ) -> RecommendationList:
         model = self._model
-        purchased = {event.item_id for event in history if event.event_type == PURCHASE}
-        weighted = [
-            (event.item_id, self._settings.weight_of(event.event_type))
-            for event in history
-        ]
-        items = await asyncio.to_thread(model.recommend, weighted, n, purchased)
+        weight_of = self._settings.weight_of
+        net = net_weights([(e.item_id, weight_of(e.event_type)) for e in history])
+        unwanted = {item for item, weight in net.items() if weight < 0}
+        unwanted |= {e.item_id for e in history if e.event_type == PURCHASE}
+        if self._settings.recs_exclude_interacted:
+            unwanted |= set(net)
+        fold = model.fold_in(net)
+        items = await asyncio.to_thread(model.recommend, fold, n, unwanted)
         if not items:
-            return RecommendationList(model.popular(n, purchased), source="popular")
-        if len(items) < n:
-            chosen = purchased | {item.item_id for item in items}
-            items += model.popular(n - len(items), chosen)
+            return RecommendationList(model.popular(n, unwanted), source="popular")
         return RecommendationList(items, source=self.source)
 
     async def popular(self, n: int) -> RecommendationList:
@@ -78,53 +107,55 @@ class EmbeddedRecommender:
     async def similar_items(self, item_id: str, n: int) -> list[ScoredItem] | None:
         return self._model.similar(item_id, n)
 
-    async def needs_retrain(self) -> bool:
+    async def new_interactions(self) -> int:
+        """How many interactions were stored after the current model's watermark."""
         async with self._database.read() as session:
-            newest = await session.scalar(select(func.max(Interaction.id)))
-        return (newest or 0) > self._trained_through_id
+            count = await session.scalar(
+                select(func.count()).where(Interaction.id > self.trained_through_id)
+            )
+        return int(count or 0)
+
+    async def load_newest(self) -> bool:
+        """Swap in the newest snapshot if it is newer than the model; True if so."""
+        newest = await store.newest(self._database)
+        if newest is None or (self._snapshot and newest.id <= self._snapshot.id):
+            return False
+        payload = await store.load_payload(self._database, newest.id)
+        if payload is None:
+            return False  # pruned between the two reads; the next look finds it
+        try:
+            model = await asyncio.to_thread(snapshot.load, payload)
+        except snapshot.SnapshotUnreadable as exc:
+            log.warning("recommender.snapshot_unreadable", id=newest.id, error=str(exc))
+            return False
+        self._model, self._snapshot = model, newest
+        log.info("recommender.snapshot_loaded", id=newest.id, items=model.item_count)
+        return True
 
     async def retrain(self) -> tuple[int, int]:
-        """Train on every stored interaction; returns the (old, new) id watermarks."""
+        """Train on every stored interaction, save the snapshot, swap it in.
+
+        Returns the (old, new) interaction id watermarks.
+        """
         async with self._train_lock:
             started = time.perf_counter()
-            data, through_id = await self._load()
-            model = await asyncio.to_thread(train, data, ModelParams())
-            previous = self._trained_through_id
-            self._model, self._trained_through_id = model, through_id
+            data, through_id = await load_training_data(
+                self._database, self._settings.event_weights
+            )
+            loaded = time.perf_counter()
+            model = await asyncio.to_thread(train, data, self._params)
+            seconds = time.perf_counter() - started
+            info = await store.save(
+                self._database, model, through_id, seconds, self.trainer_id
+            )
+            previous = self.trained_through_id
+            self._model, self._snapshot = model, info
         log.info(
             "recommender.retrained",
+            snapshot=info.id,
             interactions=model.interaction_count,
             items=model.item_count,
+            load_seconds=round(loaded - started, 3),
             seconds=round(time.perf_counter() - started, 3),
         )
         return previous, through_id
-
-    async def _load(self) -> tuple[TrainingData, int]:
-        user_ids: list[int] = []
-        item_ids: list[str] = []
-        weights: list[float] = []
-        times_ms: list[int] = []
-        through_id = 0
-        weight_of = self._settings.weight_of
-        query = select(
-            Interaction.id,
-            Interaction.mpid,
-            Interaction.item_id,
-            Interaction.event_type,
-            Interaction.occurred_at_ms,
-        ).execution_options(yield_per=ROWS_PER_FETCH)
-        async with self._database.read() as session:
-            rows = await session.stream(query)
-            async for row_id, mpid, item_id, event_type, occurred_at_ms in rows:
-                user_ids.append(mpid)
-                item_ids.append(item_id)
-                weights.append(weight_of(event_type))
-                times_ms.append(occurred_at_ms)
-                through_id = max(through_id, row_id)
-        data = TrainingData(
-            user_ids=np.asarray(user_ids, dtype=np.int64),
-            item_ids=item_ids,
-            weights=np.asarray(weights, dtype=np.float32),
-            times_ms=np.asarray(times_ms, dtype=np.int64),
-        )
-        return data, through_id

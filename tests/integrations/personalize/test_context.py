@@ -102,9 +102,10 @@ async def test_a_pick_from_an_embedded_list_sends_that_list_as_impression(
     start_app, database, personalize, personalize_settings
 ):
     app = await start_app(**personalize_settings())
-    history = [
+    # Others viewed what user 1 did and more: that more is user 1's list.
+    history = [outbound_batch(1, product_event("view_detail", "A", "B"))] + [
         outbound_batch(u, product_event("view_detail", "A", "B", "C", "D"))
-        for u in range(1, 5)
+        for u in range(2, 5)
     ]
     await app.client.post("/webhooks/mparticle", json=history)
     await app.retrain()

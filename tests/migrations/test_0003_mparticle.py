@@ -1,4 +1,4 @@
-"""Revision 0004: replayed purchases stored before it are folded into one."""
+"""Revision 0003: replayed purchases stored before it are folded into one."""
 
 import sqlite3
 from pathlib import Path
@@ -18,7 +18,7 @@ def test_upgrade_keeps_the_first_copy_of_each_replayed_transaction(
 ) -> None:
     path = tmp_path / "old.db"
     config = alembic_config(f"sqlite:///{path}")
-    command.upgrade(config, "0004_mparticle-1")
+    command.upgrade(config, "0003_mparticle-1")
     rows = [
         ("m1#0", "m1", 5, "A", "purchase", 1, "2026-01-01", "T-1"),
         ("m2#0", "m2", 5, "A", "purchase", 2, "2026-01-01", "T-1"),

@@ -1,6 +1,6 @@
 """Count a replayed purchase or refund once: unique by transaction and item.
 
-Revision ID: 0004_mparticle
+Revision ID: 0003_mparticle
 Revises: 0002_personalize
 Create Date: 2026-12-04
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_mparticle"
+revision: str = "0003_mparticle"
 down_revision: str | None = "0002_personalize"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
