@@ -10,6 +10,7 @@ import uvicorn
 from app.config import InvalidSettings, Settings, load_settings
 from app.logging import configure_logging
 from app.migrations import upgrade_to_head
+from app.worker.cli import jobs
 
 
 def _settings() -> Settings:
@@ -22,6 +23,9 @@ def _settings() -> Settings:
 @click.group()
 def main() -> None:
     """recloop: mParticle events in, fresh product recommendations out."""
+
+
+main.add_command(jobs)
 
 
 @main.command()

@@ -8,16 +8,23 @@ import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.admin.endpoints import router as admin_router
 from app.config import Settings, load_settings
-from app.exceptions import install_error_handlers
+from app.cors import RecommendationCORS
+from app.exceptions import ErrorResponse, install_error_handlers
 from app.health.endpoints import router as health_router
+from app.health.metrics import router as metrics_router
 from app.ingest.endpoints import router as ingest_router
 from app.ingest.schemas import Batch
 from app.logging import configure_logging
+from app.metrics import RequestMetrics
+from app.privacy.endpoints import router as privacy_router
 from app.recs.endpoints import router as recs_router
 from app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+_REF = "#/components/schemas/{model}"
 
 DESCRIPTION = """\
 recloop takes mParticle commerce events, keeps every user's product
@@ -40,6 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reason="RECLOOP_INGEST_KEY and RECLOOP_INGEST_SECRET are unset; "
             "ingest accepts unauthenticated requests (development only)",
         )
+    if not settings.admin_auth_enabled:
+        log.warning(
+            "config.admin_open",
+            reason="RECLOOP_ADMIN_KEY and RECLOOP_ADMIN_SECRET are unset; "
+            "admin routes and DELETE /users/{mpid} are open (development only)",
+        )
     app = FastAPI(
         title="recloop",
         version="0.1.0",
@@ -51,6 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(recs_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
+    app.include_router(admin_router)
+    app.include_router(privacy_router)
+    if settings.cors_origins:
+        app.add_middleware(RecommendationCORS, origins=settings.cors_origins)
+    app.add_middleware(RequestMetrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -84,5 +103,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     batch_schema = Batch.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(batch_schema.pop("$defs", {}))
     components["Batch"] = batch_schema
+    _document_validation_errors(schema)
     app.openapi_schema = schema
     return schema
+
+
+def _document_validation_errors(schema: dict[str, Any]) -> None:
+    """Describe FastAPI's own 422s as what recloop sends: the one error shape."""
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("responses", {}).get("422", {}).get("content", {})
+            media = content.get("application/json", {})
+            if media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                media["schema"] = error_ref
+    components = schema["components"]["schemas"]
+    components.setdefault(
+        "ErrorResponse", ErrorResponse.model_json_schema(ref_template=_REF)
+    )
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)

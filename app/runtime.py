@@ -13,13 +13,15 @@ import structlog
 from app.config import Settings
 from app.db import Database
 from app.integrations.mparticle.client import EventsApiClient
+from app.privacy.forgetting import ErasureWatcher
+from app.privacy.retention import RetentionHandler, schedule_retention
 from app.recommenders.base import Recommender
 from app.recommenders.embedded.engine import EmbeddedRecommender
 from app.recommenders.embedded.retraining import Retrainer
 from app.recommenders.factory import build_recommender
 from app.recs.service import RecsService
 from app.worker.handlers import Handler, RefreshHandler, SyncHandler
-from app.worker.kinds import REFRESH, SYNC
+from app.worker.kinds import REFRESH, RETENTION, SYNC
 from app.worker.runner import Worker
 
 log = structlog.get_logger(__name__)
@@ -42,14 +44,28 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _handlers(self) -> dict[str, Handler]:
-        handlers: dict[str, Handler] = {REFRESH: RefreshHandler(self.recs)}
+        handlers: dict[str, Handler] = {
+            REFRESH: RefreshHandler(self.recs),
+            RETENTION: RetentionHandler(self.database, self.settings),
+        }
         if self.writeback is not None:
             handlers[SYNC] = SyncHandler(self.database, self.writeback, self.settings)
         return handlers
 
     async def start(self) -> None:
+        embedded = isinstance(self.recommender, EmbeddedRecommender)
+        if embedded:
+            # Noted before the first training, so an erasure committed while
+            # the model trains still triggers a retrain.
+            forgetting = ErasureWatcher(
+                self.database,
+                self.recommender.retrain,
+                self.settings.erasure_check_seconds,
+            )
+            await forgetting.start()
         await self.recommender.start()
-        if isinstance(self.recommender, EmbeddedRecommender):
+        if embedded:
+            self._spawn(forgetting.run(self._stopping), "erasure-watcher")
             retrainer = Retrainer(
                 self.recommender,
                 self.database,
@@ -59,6 +75,10 @@ class Runtime:
             self._spawn(retrainer.run(self._stopping), "retrainer")
         if self.run_worker:
             self._spawn(self.worker.run(), "worker")
+            self._spawn(
+                schedule_retention(self.database, self.settings, self._stopping),
+                "retention-scheduler",
+            )
         log.info(
             "runtime.started",
             recommender=self.settings.recommender.value,

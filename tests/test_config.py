@@ -97,21 +97,53 @@ def test_production_refuses_placeholder_secrets(monkeypatch, placeholder) -> Non
         settings.check_production_safety()
 
 
+SAFE_PRODUCTION = {
+    "env": "production",
+    "ingest_key": "key-1",
+    "ingest_secret": "a-real-secret",
+    "admin_key": "admin-1",
+    "admin_secret": "another-real-secret",
+}
+
+
 def test_production_refuses_an_in_memory_database(monkeypatch) -> None:
     settings = _settings(
-        monkeypatch,
-        env="production",
-        ingest_key="key-1",
-        ingest_secret="a-real-secret",
-        database_url="sqlite:///:memory:",
+        monkeypatch, **SAFE_PRODUCTION, database_url="sqlite:///:memory:"
     )
     with pytest.raises(UnsafeSettings, match="RECLOOP_DATABASE_URL"):
         settings.check_production_safety()
 
 
 def test_production_with_real_credentials_is_accepted(monkeypatch) -> None:
-    settings = _settings(
-        monkeypatch, env="production", ingest_key="key-1", ingest_secret="a-real-secret"
-    )
+    settings = _settings(monkeypatch, **SAFE_PRODUCTION)
     settings.check_production_safety()
     assert settings.json_logs is True
+
+
+@pytest.mark.parametrize("missing", ["admin_key", "admin_secret"])
+def test_production_refuses_to_run_without_admin_credentials(monkeypatch, missing):
+    values = {k: v for k, v in SAFE_PRODUCTION.items() if k != missing}
+    settings = _settings(monkeypatch, **values)
+    with pytest.raises(UnsafeSettings, match=f"RECLOOP_{missing.upper()} must be set"):
+        settings.check_production_safety()
+
+
+def test_production_refuses_admin_credentials_shared_with_ingest(monkeypatch):
+    settings = _settings(
+        monkeypatch, **{**SAFE_PRODUCTION, "admin_secret": "a-real-secret"}
+    )
+    with pytest.raises(UnsafeSettings, match="RECLOOP_ADMIN_SECRET must differ"):
+        settings.check_production_safety()
+
+
+def test_production_refuses_a_placeholder_recs_token(monkeypatch) -> None:
+    settings = _settings(monkeypatch, **SAFE_PRODUCTION, recs_token="changeme")
+    with pytest.raises(UnsafeSettings, match="RECLOOP_RECS_TOKEN is a placeholder"):
+        settings.check_production_safety()
+
+
+def test_cors_origins_are_a_comma_separated_list(monkeypatch) -> None:
+    settings = _settings(
+        monkeypatch, cors_origins="https://shop.example, https://m.shop.example"
+    )
+    assert settings.cors_origins == ["https://shop.example", "https://m.shop.example"]

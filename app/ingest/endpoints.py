@@ -5,6 +5,7 @@ import structlog
 from fastapi import APIRouter, Request, status
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from app import metrics
 from app.deps import DatabaseDep, IngestAuth, SettingsDep
 from app.exceptions import (
     BadRequest,
@@ -110,6 +111,7 @@ async def _ingest(
         # Nothing was committed: the sender must retry, and will on a 503.
         log.warning("ingest.store_failed", source=source, error=type(exc).__name__)
         raise ServiceUnavailable("Storage is unavailable; retry later") from None
+    metrics.count_ingest(source, **summary.model_dump())
     log.debug(
         "ingest.batches_stored",
         source=source,

@@ -6,10 +6,12 @@ from datetime import datetime
 
 import structlog
 
+from app import metrics
 from app.config import Settings
 from app.db import Database
 from app.models import CachedRecommendation
 from app.models.base import utcnow
+from app.privacy.service import lock_user
 from app.recommenders.base import RecommendationList, Recommender, ScoredItem
 from app.recs import repository
 from app.worker import queue
@@ -46,7 +48,9 @@ class RecsService:
         # The cache holds the top `recs_count`; a shorter cached list is all
         # there is to recommend, so it answers any n up to recs_count too.
         if row is not None and (n <= len(row.items) or n <= self._settings.recs_count):
+            metrics.RECS_CACHE_LOOKUPS.labels("hit").inc()
             return _from_row(row, n)
+        metrics.RECS_CACHE_LOOKUPS.labels("miss").inc()
         async with self._database.read() as session:
             history = await repository.user_history(session, mpid)
         if not history:
@@ -55,7 +59,10 @@ class RecsService:
         computed = await self._recommender.recommend(mpid, history, size)
         if row is not None:
             return _uncached(mpid, computed, n)
-        return _from_row(await self._cache_computed(mpid, computed), n)
+        cached = await self._cache_computed(mpid, computed)
+        if cached is None:
+            return _uncached(mpid, computed, n)
+        return _from_row(cached, n)
 
     async def refresh(self, mpid: int) -> bool:
         """Recompute a user's list and cache it; True when the list changed."""
@@ -66,6 +73,8 @@ class RecsService:
         )
         new_ids = [item.item_id for item in computed.items]
         async with self._database.write() as session:
+            if not await _still_known(session, mpid):
+                return False
             row = await repository.cached(session, mpid)
             if row is not None and [item["item_id"] for item in row.items] == new_ids:
                 return False
@@ -84,13 +93,20 @@ class RecsService:
 
     async def _cache_computed(
         self, mpid: int, computed: RecommendationList
-    ) -> CachedRecommendation:
+    ) -> CachedRecommendation | None:
+        """Cache a list computed on a miss; None if the user was just erased."""
         async with self._database.write() as session:
+            if not await _still_known(session, mpid):
+                return None
             await repository.insert_if_absent(session, _row(mpid, computed))
-            row = await repository.cached(session, mpid)
-        if row is None:
-            raise LookupError(f"recommendations for {mpid} vanished while cached")
-        return row
+            return await repository.cached(session, mpid)
+
+
+async def _still_known(session, mpid: int) -> bool:
+    # A user erased after their history was read must not get a list cached
+    # from it; the lock orders this check against a concurrent erasure.
+    await lock_user(session, mpid)
+    return await repository.has_interactions(session, mpid)
 
 
 def _from_row(row: CachedRecommendation, n: int) -> ServedList:

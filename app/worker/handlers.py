@@ -2,12 +2,14 @@
 together and returns, per job, None on success or the exception it failed with."""
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
 from sqlalchemy import select
 
+from app import metrics
 from app.config import Settings
 from app.db import Database
 from app.integrations.mparticle.batches import recommendations_batch
@@ -20,12 +22,17 @@ from app.integrations.mparticle.packing import pack_requests
 from app.models import CachedRecommendation
 from app.models.base import utcnow
 from app.recs.service import RecsService
-from app.worker.errors import PermanentJobError, RetryJobAfter
+from app.worker.errors import DownstreamUnavailable, PermanentJobError
 from app.worker.queue import ClaimedJob
 
 log = structlog.get_logger(__name__)
 
 Outcomes = dict[int, Exception | None]
+
+# Names the uuid5 keys of write-back batches: one list version of one user
+# always goes out under the same keys, so a resend after a crash is a
+# duplicate mParticle drops, never a second delivery.
+WRITEBACK_NAMESPACE = uuid.UUID("0b6a3a8e-5f4e-4f0e-9d1c-2a7c3b9e8d51")
 
 
 class Handler(Protocol):
@@ -82,7 +89,7 @@ class SyncHandler:
             }
 
     def _batch(self, row: CachedRecommendation) -> dict:
-        return recommendations_batch(
+        batch = recommendations_batch(
             mpid=row.mpid,
             item_ids=_item_ids(row),
             recommendation_id=row.recommendation_id,
@@ -91,16 +98,16 @@ class SyncHandler:
             attribute_name=self._settings.writeback_attribute,
             event_name=self._settings.writeback_event_name,
         )
+        return with_stable_keys(batch, row.mpid, row.recommendation_id)
 
     async def _send(self, batches: list[dict]) -> Exception | None:
         try:
-            await self._client.send(batches)
+            async with metrics.observe_call("mparticle", "write_back"):
+                await self._client.send(batches)
         except WritebackRejected as exc:
             return PermanentJobError(str(exc))
         except WritebackUnavailable as exc:
-            if exc.retry_after_seconds is not None:
-                return RetryJobAfter(str(exc), exc.retry_after_seconds)
-            return exc
+            return DownstreamUnavailable("mparticle", str(exc), exc.retry_after_seconds)
         log.info("writeback.sent", batches=len(batches))
         return None
 
@@ -112,6 +119,17 @@ class SyncHandler:
                 if row is not None:
                     row.synced_item_ids = _item_ids(sent)
                     row.synced_at = now
+
+
+def with_stable_keys(batch: dict, mpid: int, recommendation_id: str) -> dict:
+    """Key a write-back batch by the list it carries instead of at random."""
+    version = f"{mpid}:{recommendation_id}"
+    batch["source_request_id"] = str(uuid.uuid5(WRITEBACK_NAMESPACE, version))
+    for position, event in enumerate(batch["events"]):
+        event["data"]["source_message_id"] = str(
+            uuid.uuid5(WRITEBACK_NAMESPACE, f"{version}:{position}")
+        )
+    return batch
 
 
 def _item_ids(row: CachedRecommendation) -> list[str]:

@@ -6,3 +6,6 @@ REFRESH = "refresh"
 
 # Write the user's changed recommendations back to mParticle.
 SYNC = "sync"
+
+# Delete raw batches older than RECLOOP_RAW_BATCH_RETENTION_DAYS.
+RETENTION = "retention"
