@@ -7,8 +7,8 @@ whatever `RECLOOP_CORS_ORIGINS` says.
 
 import re
 
-from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Routes tagged so in the OpenAPI document are the browser-facing ones.
@@ -36,9 +36,10 @@ class RecommendationCORS:
 
     def _is_browser_route(self, scope: Scope) -> bool:
         if self._paths is None:
+            # The OpenAPI document is the public list of routes and their tags.
             self._paths = [
-                route.path_regex
-                for route in scope["app"].routes
-                if isinstance(route, APIRoute) and BROWSER_TAG in route.tags
+                compile_path(path)[0]
+                for path, operations in scope["app"].openapi()["paths"].items()
+                if any(BROWSER_TAG in op.get("tags", []) for op in operations.values())
             ]
         return any(pattern.match(scope["path"]) for pattern in self._paths)

@@ -44,6 +44,9 @@ class RetentionHandler:
         self._settings = settings
 
     async def __call__(self, jobs: Sequence[ClaimedJob]) -> Outcomes:
+        done: Outcomes = {job.id: None for job in jobs}
+        if self._settings.raw_batch_retention_days == 0:
+            return done
         cutoff = utcnow() - timedelta(days=self._settings.raw_batch_retention_days)
         deleted = 0
         while chunk := await self._delete_chunk(cutoff):
@@ -52,7 +55,7 @@ class RetentionHandler:
             await expire_anonymous_erasures(session, cutoff)
         metrics.RAW_BATCHES_EXPIRED.inc(deleted)
         log.info("retention.raw_batches_expired", batches=deleted)
-        return {job.id: None for job in jobs}
+        return done
 
     async def _delete_chunk(self, cutoff) -> int:
         async with self._database.write() as session:
