@@ -1,8 +1,10 @@
 """Secrets never show: not in logs, error bodies, job errors or metrics."""
 
 import pytest
+import structlog
 from sqlalchemy import select
 
+from app.logging import configure_logging
 from app.models import Job
 from tests.batches import outbound_batch, product_event
 from tests.fakes.mparticle import FakeEventsApi
@@ -20,8 +22,15 @@ SECRETS = {
 }
 
 
+@pytest.fixture
+def debug_logs():
+    yield
+    structlog.reset_defaults()
+    configure_logging("WARNING")
+
+
 async def test_no_secret_appears_anywhere_a_person_or_caller_can_read(
-    start_app, database, capsys
+    start_app, database, capsys, debug_logs
 ) -> None:
     # mParticle refuses these credentials: the write-back error is recorded.
     with FakeEventsApi(api_key="other", api_secret="other") as events_api:
