@@ -3,9 +3,10 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request, status
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from app import metrics
+from app.db import is_transient
 from app.deps import DatabaseDep, IngestAuth, SettingsDep
 from app.exceptions import (
     BadRequest,
@@ -107,7 +108,9 @@ async def _ingest(
     try:
         async with database.write() as session:
             summary = await store_batches(session, parsed, source)
-    except (OperationalError, InterfaceError, OSError) as exc:
+    except (DBAPIError, OSError) as exc:
+        if not is_transient(exc):
+            raise
         # Nothing was committed: the sender must retry, and will on a 503.
         log.warning("ingest.store_failed", source=source, error=type(exc).__name__)
         raise ServiceUnavailable("Storage is unavailable; retry later") from None

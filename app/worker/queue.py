@@ -131,12 +131,19 @@ async def extend_leases(
     held = list(jobs)
     if not held:
         return 0
-    result = await session.execute(
-        update(Job)
+    # Rows locked by someone else right now are skipped rather than waited
+    # for: the next renewal gets them, and a renewal never joins a deadlock.
+    still_held = (
+        select(Job.id)
         .where(
             Job.id.in_([job.id for job in held]),
             Job.locked_by.in_({job.claim for job in held}),
         )
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(Job)
+        .where(Job.id.in_(still_held.scalar_subquery()))
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )

@@ -131,7 +131,7 @@ class Worker:
 
     async def _record(self, jobs: Sequence[ClaimedJob], outcomes: Outcomes) -> None:
         async with self._database.write() as session:
-            for job in jobs:
+            for job in _in_lock_order(jobs):
                 outcome = await self._record_one(session, job, outcomes.get(job.id))
                 metrics.JOBS_FINISHED.labels(kind=job.kind, outcome=outcome).inc()
 
@@ -208,7 +208,7 @@ class Worker:
         if not jobs:
             return
         async with self._database.write() as session:
-            for job in jobs:
+            for job in _in_lock_order(jobs):
                 await queue.release(session, job)
         for job in jobs:
             metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="released").inc()
@@ -216,3 +216,9 @@ class Worker:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _in_lock_order(jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+    # Enqueueing locks job rows in (kind, key) order; touching them in the
+    # same order is what keeps PostgreSQL from finding a deadlock.
+    return sorted(jobs, key=lambda job: (job.kind, job.key))

@@ -2,12 +2,16 @@
 
 It checks HTTP Basic credentials as mParticle does (401 when missing, 403
 when wrong), records every accepted request, and answers from a script of
-responses so tests can inject 429s, 5xx and 400s.
+responses so tests can inject 429s, 5xx and 400s. For outage and crash runs
+it can also answer slowly, fail everything until `recover()`, and tell
+whether two requests for one user were ever in flight at once.
 """
 
 import base64
 import json
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,6 +47,12 @@ class FakeEventsApi:
         self.accepted: list[Received] = []
         self._script: list[Reply] = []
         self._lock = threading.Lock()
+        # Seconds every request takes before it is answered.
+        self.delay_seconds = 0.0
+        self._outage: Reply | None = None
+        self._in_flight: Counter[int] = Counter()
+        # MPIDs that were in two requests at once: a job that ran twice.
+        self.overlapping_mpids: set[int] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.01,), daemon=True
@@ -61,6 +71,19 @@ class FakeEventsApi:
     @property
     def accepted_batches(self) -> list[dict[str, Any]]:
         return [batch for request in self.accepted for batch in request.batches]
+
+    def fail_all(self, reply: Reply) -> None:
+        """Answer every request with `reply` until `recover()` (an outage)."""
+        with self._lock:
+            self._outage = reply
+
+    def recover(self) -> None:
+        with self._lock:
+            self._outage = None
+
+    def delivered(self) -> dict[str, dict[str, Any]]:
+        """Accepted batches by `source_request_id`, as mParticle dedupes them."""
+        return {batch["source_request_id"]: batch for batch in self.accepted_batches}
 
     def __enter__(self) -> "FakeEventsApi":
         self._thread.start()
@@ -85,8 +108,21 @@ class FakeEventsApi:
                 400, body={"errors": [{"code": "BAD_REQUEST", "message": "bad json"}]}
             )
         received = Received(path, headers, body)
+        mpids = [batch.get("mpid") for batch in received.batches]
         with self._lock:
             self.requests.append(received)
+            for mpid in mpids:
+                if self._in_flight[mpid]:
+                    self.overlapping_mpids.add(mpid)
+                self._in_flight[mpid] += 1
+        try:
+            time.sleep(self.delay_seconds)
+        finally:
+            with self._lock:
+                self._in_flight.subtract(mpids)
+        with self._lock:
+            if self._outage is not None:
+                return self._outage
             reply = self._script.pop(0) if self._script else Reply()
             if reply.status == 202:
                 self.accepted.append(received)
