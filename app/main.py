@@ -104,6 +104,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components.update(batch_schema.pop("$defs", {}))
     components["Batch"] = batch_schema
     _document_validation_errors(schema)
+    _document_security(schema)
     app.openapi_schema = schema
     return schema
 
@@ -123,3 +124,39 @@ def _document_validation_errors(schema: dict[str, Any]) -> None:
     )
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+
+
+# Which credentials each tag's routes take. Recommendations need the bearer
+# token only when RECLOOP_RECS_TOKEN is set, hence the empty alternative.
+SECURITY_BY_TAG: dict[str, list[dict[str, list[str]]]] = {
+    "ingest": [{"ingestBasic": []}],
+    "admin": [{"adminBasic": []}],
+    "privacy": [{"adminBasic": []}],
+    "recommendations": [{"recsBearer": []}, {}],
+}
+SECURITY_SCHEMES = {
+    "ingestBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "RECLOOP_INGEST_KEY and RECLOOP_INGEST_SECRET.",
+    },
+    "adminBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "RECLOOP_ADMIN_KEY and RECLOOP_ADMIN_SECRET.",
+    },
+    "recsBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "RECLOOP_RECS_TOKEN, when it is set.",
+    },
+}
+
+
+def _document_security(schema: dict[str, Any]) -> None:
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for tag in operation.get("tags", []):
+                if tag in SECURITY_BY_TAG:
+                    operation["security"] = SECURITY_BY_TAG[tag]

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -28,6 +30,22 @@ from app.models import Base
 from tests.fakes.mparticle import FakeEventsApi
 
 INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
+
+# Fuzzing profiles: the suite's is small and derandomized, so it is fast and
+# gives the same cases on every run; `HYPOTHESIS_PROFILE=fuzz-long` explores.
+_FUZZ_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+hypothesis_settings.register_profile(
+    "suite",
+    max_examples=20,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=_FUZZ_HEALTH,
+)
+hypothesis_settings.register_profile(
+    "fuzz-long", max_examples=2000, deadline=None, suppress_health_check=_FUZZ_HEALTH
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 MPARTICLE_SCHEMA = (
     Path(__file__).parent / "fixtures/mparticle.inbound.eventsapi.schema.json"
 )

@@ -8,7 +8,7 @@ envelope and the spelling of product actions.
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.config import PRODUCT_ACTIONS
@@ -22,6 +22,10 @@ def parse_mpid(value: Any) -> int:
 
     It never passes through a float: values above 2**53 would silently change.
     """
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        # JSON does not tell 143 from 143.0, and below 2**53 a double holds
+        # every integer exactly; above it the sender's float already rounded.
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError(
             "mpid_type",
@@ -56,7 +60,16 @@ def _empty_if_null(value: Any) -> Any:
     return [] if value is None else value
 
 
-MpId = Annotated[int, BeforeValidator(parse_mpid)]
+# What the OpenAPI document promises: any signed 64-bit number, or a decimal
+# string short enough to be one whatever its digits.
+MPID_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+        {"type": "string", "pattern": "^[+-]?[0-9]{1,18}$"},
+    ],
+    "description": "A signed 64-bit integer, as a JSON number or a decimal string.",
+}
+MpId = Annotated[int, BeforeValidator(parse_mpid), WithJsonSchema(MPID_JSON_SCHEMA)]
 # Milliseconds since the epoch, as stored in a signed 64-bit column.
 TimestampMs = Annotated[int, Field(ge=0, le=INT64_MAX)]
 IdString = Annotated[str, BeforeValidator(_id_string)]

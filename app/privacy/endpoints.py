@@ -1,7 +1,6 @@
 from dataclasses import asdict
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from app.config import RecommenderKind
 from app.deps import AdminAuth, DatabaseDep, SettingsDep
@@ -9,7 +8,7 @@ from app.exceptions import error_responses
 from app.metrics import USERS_ERASED
 from app.privacy.schemas import ErasureResult
 from app.privacy.service import erase_user
-from app.recs.endpoints import parse_mpid_or_raise
+from app.recs.endpoints import MpidPath, parse_mpid_or_raise
 
 router = APIRouter(tags=["privacy"], dependencies=[AdminAuth])
 
@@ -25,7 +24,7 @@ router = APIRouter(tags=["privacy"], dependencies=[AdminAuth])
 async def delete_user(
     settings: SettingsDep,
     database: DatabaseDep,
-    mpid: Annotated[str, Path(description="The user's MPID, a signed 64-bit integer.")],
+    mpid: MpidPath,
 ) -> ErasureResult:
     """Erase everything recloop holds about a user, in one transaction."""
     user = parse_mpid_or_raise(mpid)

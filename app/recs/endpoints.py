@@ -5,13 +5,28 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.deps import RecsAuth, RecsServiceDep, SettingsDep
 from app.exceptions import ValueOutOfRange, error_responses
-from app.ingest.schemas import MpId
+from app.ingest.schemas import INT64_MAX, INT64_MIN, MpId
 from app.metrics import RECS_SERVED
 from app.recs.schemas import RecommendedItem, UserRecommendations
 
 router = APIRouter(tags=["recommendations"], dependencies=[RecsAuth])
 
 _MPID = TypeAdapter(MpId)
+
+# The path segment as documented: an integer within signed 64 bits. Other
+# text is answered with a 422 naming it.
+MpidPath = Annotated[
+    str,
+    Path(
+        description="The user's MPID, a signed 64-bit integer.",
+        json_schema_extra={
+            "type": "integer",
+            "format": "int64",
+            "minimum": INT64_MIN,
+            "maximum": INT64_MAX,
+        },
+    ),
+]
 
 
 def parse_mpid_or_raise(value: str) -> int:
@@ -37,7 +52,7 @@ async def get_user_recommendations(
     response: Response,
     recs: RecsServiceDep,
     settings: SettingsDep,
-    mpid: Annotated[str, Path(description="The user's MPID, a signed 64-bit integer.")],
+    mpid: MpidPath,
     n: Annotated[int, Query(ge=1, le=100, description="How many items.")] = 5,
 ) -> UserRecommendations:
     """A user's top-n recommendations from the cache; popular items if unknown."""
