@@ -15,7 +15,7 @@ from app.exceptions import ErrorResponse, install_error_handlers
 from app.health.endpoints import router as health_router
 from app.health.metrics import router as metrics_router
 from app.ingest.endpoints import router as ingest_router
-from app.ingest.schemas import Batch
+from app.ingest.schemas import Batch, CommerceEventData
 from app.logging import configure_logging
 from app.metrics import RequestMetrics
 from app.privacy.endpoints import router as privacy_router
@@ -100,9 +100,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     # Ingest routes read their body by hand; publish the batch schema they
     # reference so the document is complete.
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    batch_schema = Batch.model_json_schema(ref_template="#/components/schemas/{model}")
+    batch_schema = Batch.model_json_schema(ref_template=_REF)
     components.update(batch_schema.pop("$defs", {}))
     components["Batch"] = batch_schema
+    # An event's `data` is read by its own model once the envelope is valid;
+    # the commerce model covers every event type (others ignore its fields).
+    data_schema = CommerceEventData.model_json_schema(ref_template=_REF)
+    components.update(data_schema.pop("$defs", {}))
+    components["CommerceEventData"] = data_schema
+    components["Event"]["properties"]["data"] = {
+        "$ref": _REF.format(model="CommerceEventData")
+    }
     _document_validation_errors(schema)
     _document_security(schema)
     app.openapi_schema = schema
