@@ -32,15 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, select
 
-from app.db import Database, create_engine
+from app.db import Database
 from app.ingest.parsing import ParseOptions, parse_batch
 from app.models import Batch, CachedRecommendation, Interaction, Job
+from tests.databases import scratch_postgresql
 from tests.fakes.mparticle import FakeEventsApi, Reply
-from tests.server import ServerProcess
+from tests.server import ServerProcess, recloop_env
 
 INGEST_AUTH = ("bench-ingest-key", "bench-ingest-secret")
 ACTIONS = ("view_detail", "add_to_cart", "add_to_wishlist", "purchase")
@@ -341,12 +340,7 @@ def passed(result: dict) -> bool:
 
 def _env(database_url: str, events_api: FakeEventsApi) -> dict[str, str]:
     return {
-        "RECLOOP_DATABASE_URL": database_url,
-        "RECLOOP_INGEST_KEY": INGEST_AUTH[0],
-        "RECLOOP_INGEST_SECRET": INGEST_AUTH[1],
-        "RECLOOP_MPARTICLE_API_KEY": events_api.api_key,
-        "RECLOOP_MPARTICLE_API_SECRET": events_api.api_secret,
-        "RECLOOP_MPARTICLE_BASE_URL": events_api.base_url,
+        **recloop_env(database_url, INGEST_AUTH, events_api),
         "RECLOOP_MPARTICLE_TIMEOUT_SECONDS": "1",
         "RECLOOP_WORKER_POLL_SECONDS": "0.05",
         "RECLOOP_JOB_BACKOFF_BASE_SECONDS": "0.2",
@@ -364,20 +358,8 @@ def scratch_database(server_url: str | None, workdir: Path) -> Iterator[str]:
     if server_url is None:
         yield f"sqlite:///{workdir / 'crash.db'}"
         return
-    name = f"recloop_crash_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(server_url).set(database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    async with engine.connect() as connection:
-        await connection.execute(text(statement))
-    await engine.dispose()
+    with scratch_postgresql(server_url, "recloop_crash") as url:
+        yield url
 
 
 def main() -> None:

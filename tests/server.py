@@ -26,6 +26,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def recloop_env(
+    database_url: str, ingest_auth: tuple[str, str], events_api: Any = None
+) -> dict[str, str]:
+    """Settings for a process on this database, writing back to `events_api`."""
+    env = {
+        "RECLOOP_DATABASE_URL": database_url,
+        "RECLOOP_INGEST_KEY": ingest_auth[0],
+        "RECLOOP_INGEST_SECRET": ingest_auth[1],
+    }
+    if events_api is not None:
+        env["RECLOOP_MPARTICLE_API_KEY"] = events_api.api_key
+        env["RECLOOP_MPARTICLE_API_SECRET"] = events_api.api_secret
+        env["RECLOOP_MPARTICLE_BASE_URL"] = events_api.base_url
+    return env
+
+
 class RecloopProcess(ABC):
     """One `recloop` process; `start()` again after a kill restarts it."""
 

@@ -3,10 +3,9 @@
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.db import Database
 from tests.batches import outbound_batch, product_event
 from tests.fakes.mparticle import Reply
-from tests.server import free_port
+from tests.health.conftest import unreachable_database
 
 pytestmark = pytest.mark.anyio
 
@@ -80,15 +79,8 @@ async def test_the_job_queue_is_read_from_the_database_at_scrape_time(
 
 async def test_an_unreachable_database_is_reported_not_a_500(start_app, database):
     app = await start_app()
-    working = app.app.state.database
-    app.app.state.database = Database.from_url(
-        f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
-    )
-    try:
+    async with unreachable_database(app):
         samples = await _scrape(app)
-    finally:
-        await app.app.state.database.dispose()
-        app.app.state.database = working
     assert _value(samples, "recloop_database_up") == 0
 
 

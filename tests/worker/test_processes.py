@@ -16,7 +16,7 @@ from app.models import CachedRecommendation, Job
 from tests.batches import outbound_batch, product_event
 from tests.conftest import INGEST_AUTH
 from tests.fakes.mparticle import FakeEventsApi
-from tests.server import RecloopProcess, ServerProcess, WorkerProcess
+from tests.server import RecloopProcess, ServerProcess, WorkerProcess, recloop_env
 
 pytestmark = pytest.mark.anyio
 
@@ -30,12 +30,7 @@ def processes(database_url, tmp_path, events_api) -> Iterator[Callable]:
 
     def start(kind: type[RecloopProcess], *args: str, **env: str) -> RecloopProcess:
         values = {
-            "RECLOOP_DATABASE_URL": database_url,
-            "RECLOOP_INGEST_KEY": INGEST_AUTH[0],
-            "RECLOOP_INGEST_SECRET": INGEST_AUTH[1],
-            "RECLOOP_MPARTICLE_API_KEY": events_api.api_key,
-            "RECLOOP_MPARTICLE_API_SECRET": events_api.api_secret,
-            "RECLOOP_MPARTICLE_BASE_URL": events_api.base_url,
+            **recloop_env(database_url, INGEST_AUTH, events_api),
             "RECLOOP_RETRAIN_MIN_INTERVAL_SECONDS": "0.2",
             "RECLOOP_WORKER_POLL_SECONDS": "0.05",
             "RECLOOP_JOB_BACKOFF_BASE_SECONDS": "0.05",
