@@ -40,7 +40,7 @@ hypothesis_settings.register_profile(
     suppress_health_check=_FUZZ_HEALTH,
 )
 hypothesis_settings.register_profile(
-    "fuzz-long", max_examples=2000, deadline=None, suppress_health_check=_FUZZ_HEALTH
+    "fuzz-long", max_examples=500, deadline=None, suppress_health_check=_FUZZ_HEALTH
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 MPARTICLE_SCHEMA = (

@@ -55,8 +55,10 @@ class Worker:
             await self._loop()
         except asyncio.CancelledError:
             # Shutdown ran out of time: hand the unfinished jobs back now
-            # rather than leave them to wait for their lease to expire.
-            await asyncio.shield(self._release(self._in_hand))
+            # rather than leave them to wait for their lease to expire (which
+            # is what happens anyway if the database is gone too).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(self._in_hand))
             raise
         log.info("worker.stopped", worker_id=self.worker_id)
 

@@ -90,9 +90,9 @@ async def test_replicas_and_workers_never_run_a_job_twice_at_once(
 ) -> None:
     # Each write-back takes longer than a lease: only lease renewal keeps a
     # second worker from taking over a job that is still running.
-    events_api.delay_seconds = 1.2
+    events_api.delay_seconds = 2.5
     replicas = [processes(ServerProcess, "--no-worker") for _ in range(2)]
-    settings = {"RECLOOP_WORKER_BATCH_SIZE": "4", "RECLOOP_JOB_LEASE_SECONDS": "1"}
+    settings = {"RECLOOP_WORKER_BATCH_SIZE": "4", "RECLOOP_JOB_LEASE_SECONDS": "2"}
     workers = [processes(WorkerProcess, **settings) for _ in range(3)]
 
     for round_ in range(2):
