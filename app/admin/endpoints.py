@@ -9,6 +9,8 @@ from app.worker import repository
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminAuth])
 
+# Job kinds and keys are plain text; PostgreSQL cannot even compare U+0000.
+NO_NUL = r"^[^\x00]*$"
 AUTH_ERRORS = {"e401": "No admin credentials.", "e403": "Wrong admin credentials."}
 
 
@@ -16,8 +18,8 @@ AUTH_ERRORS = {"e401": "No admin credentials.", "e403": "Wrong admin credentials
 async def list_jobs(
     database: DatabaseDep,
     status: Annotated[Literal["pending", "running", "dead"] | None, Query()] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    key: Annotated[str | None, Query(max_length=300)] = None,
+    kind: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    key: Annotated[str | None, Query(max_length=300, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=repository.MAX_LISTED_JOBS)] = 100,
 ) -> JobList:
     """Jobs in the queue, oldest first, filtered by status, kind and key."""
@@ -48,7 +50,7 @@ async def replay_job(
 )
 async def replay_kind(
     database: DatabaseDep,
-    kind: Annotated[str, Query(min_length=1, max_length=32)],
+    kind: Annotated[str, Query(min_length=1, max_length=32, pattern=NO_NUL)],
 ) -> ReplayResult:
     """Put every dead job of a kind back in the queue."""
     async with database.write() as session:

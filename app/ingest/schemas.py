@@ -8,7 +8,14 @@ envelope and the spelling of product actions.
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from app.config import PRODUCT_ACTIONS
@@ -56,6 +63,14 @@ def _id_string(value: Any) -> Any:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refusing it keeps both databases
+    # storing the same thing (and the raw JSON keeps it, escaped).
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain a NUL character")
+    return value
+
+
 def _empty_if_null(value: Any) -> Any:
     return [] if value is None else value
 
@@ -72,7 +87,10 @@ MPID_JSON_SCHEMA = {
 MpId = Annotated[int, BeforeValidator(parse_mpid), WithJsonSchema(MPID_JSON_SCHEMA)]
 # Milliseconds since the epoch, as stored in a signed 64-bit column.
 TimestampMs = Annotated[int, Field(ge=0, le=INT64_MAX)]
-IdString = Annotated[str, BeforeValidator(_id_string)]
+# Text recloop stores in a column of its own (ids, sessions, list names).
+NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+StoredText = Annotated[str, AfterValidator(_no_nul), NO_NUL]
+IdString = Annotated[str, BeforeValidator(_id_string), AfterValidator(_no_nul), NO_NUL]
 ProductActionName = Literal[tuple(sorted(PRODUCT_ACTIONS))]  # type: ignore[valid-type]
 
 
@@ -94,7 +112,7 @@ class ProductAction(_Lenient):
 
 
 class ProductImpression(_Lenient):
-    product_impression_list: Annotated[str, Field(max_length=256)] | None = None
+    product_impression_list: Annotated[StoredText, Field(max_length=256)] | None = None
     products: Annotated[list[Product], BeforeValidator(_empty_if_null)] = []
 
 
@@ -106,7 +124,7 @@ class EventData(_Lenient):
     source_message_id: IdString | None = None
     event_id: IdString | None = None
     session_id: Annotated[IdString, Field(max_length=256)] | None = None
-    session_uuid: Annotated[str, Field(max_length=256)] | None = None
+    session_uuid: Annotated[StoredText, Field(max_length=256)] | None = None
     custom_attributes: dict[str, Any] | None = None
 
 

@@ -68,6 +68,20 @@ async def test_bad_filters_are_422_naming_them(start_app, database) -> None:
     assert "status" in response.json()["errors"][0]["message"]
 
 
+async def test_nul_characters_in_filters_are_422_not_a_database_error(
+    start_app, database
+) -> None:
+    app = await _admin_app(start_app)
+    listed = await app.client.get(
+        "/admin/jobs", params={"kind": "sync\x00"}, auth=ADMIN_AUTH
+    )
+    replayed = await app.client.post(
+        "/admin/jobs/replay", params={"kind": "\x00"}, auth=ADMIN_AUTH
+    )
+    assert listed.status_code == replayed.status_code == 422
+    assert "kind" in listed.json()["errors"][0]["message"]
+
+
 async def test_replay_one_and_all_of_a_kind(start_app, database) -> None:
     app = await _admin_app(start_app)
     await add_jobs(database, "sync", "1", "2", "3", dead=True)
