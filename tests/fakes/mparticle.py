@@ -8,6 +8,7 @@ whether two requests for one user were ever in flight at once.
 """
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -141,6 +142,11 @@ class FakeEventsApi:
                 raw = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = fake._reply(self.path, headers, raw)
+                # A client that timed out has gone; what it sent still counts.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(reply)
+
+            def _answer(self, reply: Reply) -> None:
                 payload = b"" if reply.body is None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
