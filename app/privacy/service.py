@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass
 
 import structlog
-from sqlalchemy import delete, text
+from sqlalchemy import delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
@@ -51,7 +51,14 @@ async def erase_user(
     """Delete the user's interactions, impressions, raw batches, cached
     recommendations and jobs, and record the erasure."""
     await lock_user(session, mpid)
-    # Interactions and impressions first: they point at the batches.
+    # Jobs first: some are keyed by one of the user's interactions (a
+    # dead-lettered event), the rest by the MPID; a job running now finds
+    # its row gone and its result is discarded.
+    interaction_keys = select(Interaction.key).where(Interaction.mpid == mpid)
+    jobs = await _delete(
+        session, Job, or_(Job.key == str(mpid), Job.key.in_(interaction_keys))
+    )
+    # Interactions and impressions before batches: they point at them.
     summary = ErasureSummary(
         interactions=await _delete(session, Interaction, Interaction.mpid == mpid),
         impressions=await _delete(session, Impression, Impression.mpid == mpid),
@@ -59,9 +66,7 @@ async def erase_user(
         recommendations=await _delete(
             session, CachedRecommendation, CachedRecommendation.mpid == mpid
         ),
-        # Every user job is keyed by the MPID; a job running now finds its
-        # row gone and its result is discarded.
-        jobs=await _delete(session, Job, Job.key == str(mpid)),
+        jobs=jobs,
     )
     session.add(
         Erasure(

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import BigInteger, String, Text, func, or_, select
 
-from app.models import Base, Erasure, Interaction
+from app.models import Base, Erasure, Interaction, Job
 from app.privacy.forgetting import ErasureWatcher
 from app.privacy.repository import (
     erasure_watermark,
@@ -12,6 +12,7 @@ from app.privacy.repository import (
 )
 from tests.admin.test_endpoints import ADMIN_AUTH
 from tests.batches import inbound_batch, outbound_batch, product_event
+from tests.worker.conftest import add_jobs
 
 pytestmark = pytest.mark.anyio
 
@@ -173,6 +174,29 @@ async def test_with_personalize_the_mpid_is_kept_until_its_deletion_is_done(
     async with database.read() as session:
         assert await pending_personalize_deletions(session) == []
         assert await erasure_watermark(session) == 2
+
+
+async def test_jobs_keyed_by_one_of_the_users_interactions_go_too(
+    start_app, database
+) -> None:
+    app = await _erasing_app(start_app)
+    await _shop(app)
+    async with database.read() as session:
+        theirs = await session.scalar(
+            select(Interaction.key).where(Interaction.mpid == ERASED).limit(1)
+        )
+        others = await session.scalar(
+            select(Interaction.key).where(Interaction.mpid == KEPT).limit(1)
+        )
+    # As a dead-lettered event for a downstream would be keyed.
+    await add_jobs(database, "personalize_event", theirs, others, dead=True)
+
+    response = await app.client.delete(f"/users/{ERASED}", auth=ADMIN_AUTH)
+
+    assert response.json()["jobs"] == 2
+    async with database.read() as session:
+        keys = set((await session.scalars(select(Job.key))).all())
+    assert keys == {others}
 
 
 async def test_erasure_deletes_only_that_users_interactions(start_app, database):
