@@ -1,4 +1,4 @@
-"""HTTP Basic credentials, compared in constant time."""
+"""HTTP Basic credentials and bearer tokens, compared in constant time."""
 
 import base64
 import binascii
@@ -38,6 +38,20 @@ def check_basic(
     key_ok = secret_matches(credentials[0], key)
     secret_ok = secret_matches(credentials[1], secret)
     if not (key_ok and secret_ok):
+        raise CredentialsInvalid("Credentials are invalid")
+
+
+def check_bearer(request: Request, token: SecretStr, realm: str) -> None:
+    header = request.headers.get("authorization")
+    if not header:
+        raise CredentialsMissing(
+            "Authorization header is missing", realm=realm, scheme="Bearer"
+        )
+    scheme, _, given = header.partition(" ")
+    # The comparison runs whatever the scheme, so a wrong scheme takes as
+    # long to refuse as a wrong token.
+    token_ok = secret_matches(given.strip(), token)
+    if scheme.lower() != "bearer" or not token_ok:
         raise CredentialsInvalid("Credentials are invalid")
 
 

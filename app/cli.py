@@ -14,11 +14,15 @@ from app.ingest.cli import import_csv
 from app.integrations.personalize.cli import personalize
 from app.migrations import upgrade_to_head
 from app.simulation.cli import simulate
+from app.worker.cli import jobs
 
 
 @click.group()
 def main() -> None:
     """recloop: mParticle events in, fresh product recommendations out."""
+
+
+main.add_command(jobs)
 
 
 @main.command()
@@ -81,3 +85,4 @@ main.add_command(personalize)
 main.add_command(import_csv)
 main.add_command(evaluate_command, "evaluate")
 main.add_command(simulate)
+main.add_command(jobs)

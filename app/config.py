@@ -202,12 +202,26 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=8, ge=1)
     job_backoff_base_seconds: float = Field(default=1.0, gt=0)
     job_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # A downstream outage (timeouts, 5xx, throttling) spends no attempts: the
+    # job keeps backing off until it is this old, then goes dead.
+    job_outage_max_hours: float = Field(default=72.0, gt=0)
+
+    # Operations, security and privacy
+    admin_key: SecretStr | None = None
+    admin_secret: SecretStr | None = None
+    recs_token: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default=[])
+    raw_batch_retention_days: float = Field(default=30.0, ge=0)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    erasure_check_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: dict) -> dict:
-        if isinstance(data, dict) and "interaction_actions" in data:
-            data["interaction_actions"] = _split_csv(data["interaction_actions"])
+        if isinstance(data, dict):
+            for name in ("interaction_actions", "cors_origins"):
+                if name in data:
+                    data[name] = _split_csv(data[name])
         if isinstance(data, dict) and isinstance(data.get("mparticle_pod"), str):
             data["mparticle_pod"] = data["mparticle_pod"].strip().upper()
         return data
@@ -232,6 +246,10 @@ class Settings(BaseSettings):
         return self.ingest_key is not None and self.ingest_secret is not None
 
     @property
+    def admin_auth_enabled(self) -> bool:
+        return self.admin_key is not None and self.admin_secret is not None
+
+    @property
     def writeback_enabled(self) -> bool:
         return (
             self.mparticle_api_key is not None and self.mparticle_api_secret is not None
@@ -251,8 +269,11 @@ class Settings(BaseSettings):
         """Refuse settings that are fine on a laptop and unsafe in production."""
         if self.env is not Environment.production:
             return
-        for name in ("ingest_key", "ingest_secret"):
+        for name in ("ingest_key", "ingest_secret", "admin_key", "admin_secret"):
             _require_secret(name, getattr(self, name))
+        _require_distinct(self.ingest_secret, self.admin_secret)
+        if self.recs_token is not None:
+            _require_secret("recs_token", self.recs_token)
         if self.writeback_enabled:
             for name in ("mparticle_api_key", "mparticle_api_secret"):
                 _require_secret(name, getattr(self, name))
@@ -284,6 +305,14 @@ def _require_secret(name: str, value: SecretStr | None) -> None:
         raise UnsafeSettings(f"{env_name} must be set in production")
     if value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
         raise UnsafeSettings(f"{env_name} is a placeholder value; set a real secret")
+
+
+def _require_distinct(ingest: SecretStr | None, admin: SecretStr | None) -> None:
+    # Whoever can post events must not thereby be able to erase users.
+    if ingest is not None and admin is not None and ingest == admin:
+        raise UnsafeSettings(
+            "RECLOOP_ADMIN_SECRET must differ from RECLOOP_INGEST_SECRET"
+        )
 
 
 def load_settings() -> Settings:

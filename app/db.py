@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +27,21 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg
 
 # libpq spells TLS as sslmode=...; asyncpg takes the same values as ssl=...
 _LIBPQ_TO_ASYNCPG = {"sslmode": "ssl"}
+
+
+# PostgreSQL errors a retry can cure: serialization failure, deadlock, lock
+# not available, the server shutting down or not yet accepting connections.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P03"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed transaction may succeed if simply tried again."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return exc.connection_invalidated or sqlstate in TRANSIENT_SQLSTATES
+    return False
 
 
 class UnsupportedDatabase(ValueError):

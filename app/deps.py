@@ -5,7 +5,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 
-from app.auth import check_basic
+from app.auth import check_basic, check_bearer
 from app.config import Settings
 from app.db import Database
 from app.recommenders.base import Recommender
@@ -37,8 +37,23 @@ def require_ingest_credentials(request: Request) -> None:
     check_basic(request, settings.ingest_key, settings.ingest_secret, realm="ingest")
 
 
+def require_admin_credentials(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.admin_key is None or settings.admin_secret is None:
+        return
+    check_basic(request, settings.admin_key, settings.admin_secret, realm="admin")
+
+
+def require_recs_token(request: Request) -> None:
+    token = request.app.state.settings.recs_token
+    if token is not None:
+        check_bearer(request, token, realm="recommendations")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RecsServiceDep = Annotated[RecsService, Depends(get_recs_service)]
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 IngestAuth = Depends(require_ingest_credentials)
+AdminAuth = Depends(require_admin_credentials)
+RecsAuth = Depends(require_recs_token)

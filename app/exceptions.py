@@ -76,9 +76,11 @@ class CredentialsMissing(RecloopError):
     status_code = 401
     code = "UNAUTHORIZED"
 
-    def __init__(self, message: str, realm: str = "recloop") -> None:
+    def __init__(
+        self, message: str, realm: str = "recloop", scheme: str = "Basic"
+    ) -> None:
         super().__init__(
-            message, headers={"WWW-Authenticate": f'Basic realm="{realm}"'}
+            message, headers={"WWW-Authenticate": f'{scheme} realm="{realm}"'}
         )
 
 

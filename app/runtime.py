@@ -15,7 +15,10 @@ from app.db import Database
 from app.impact import retention as impact_retention
 from app.integrations.mparticle.client import EventsApiClient
 from app.integrations.mparticle.packing import MAX_BATCHES_PER_REQUEST
+from app.privacy.forgetting import ErasureWatcher
+from app.privacy.retention import RetentionHandler, schedule_retention
 from app.recommenders.base import Recommender
+from app.recommenders.embedded.engine import EmbeddedRecommender
 from app.recommenders.embedded.retraining import Retrainer
 from app.recommenders.factory import build_recommender, embedded_engine
 from app.recommenders.personalize import PersonalizeRecommender
@@ -26,7 +29,7 @@ from app.worker.handlers import (
     RefreshHandler,
     SyncHandler,
 )
-from app.worker.kinds import PERSONALIZE_EVENT, REFRESH, SYNC
+from app.worker.kinds import PERSONALIZE_EVENT, REFRESH, RETENTION, SYNC
 from app.worker.runner import Worker, default_worker_id
 
 log = structlog.get_logger(__name__)
@@ -57,7 +60,10 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _handlers(self) -> dict[str, Handler]:
-        handlers: dict[str, Handler] = {REFRESH: RefreshHandler(self.recs)}
+        handlers: dict[str, Handler] = {
+            REFRESH: RefreshHandler(self.recs),
+            RETENTION: RetentionHandler(self.database, self.settings),
+        }
         if self.writeback is not None:
             handlers[SYNC] = SyncHandler(self.database, self.writeback, self.settings)
         forwarder = getattr(self.recommender, "forwarder", None)
@@ -82,17 +88,7 @@ class Runtime:
         await self.recommender.start()
         engine = embedded_engine(self.recommender)
         if engine is not None:
-            # Workers train (one at a time, under a lease); API-only
-            # replicas load the snapshots the trainer saves.
-            retrainer = Retrainer(
-                engine,
-                self.database,
-                self.settings,
-                train=self.run_worker,
-                refresh_users=_embedded_serves(self.recommender),
-            )
-            await retrainer.start()
-            self._spawn(retrainer.run(self._stopping), "retrainer")
+            await self._start_embedded(engine)
         if self.run_worker:
             for worker in self.workers:
                 self._spawn(worker.run(), worker.worker_id)
@@ -102,12 +98,39 @@ class Runtime:
                 ),
                 "impact-retention",
             )
+            self._spawn(
+                schedule_retention(self.database, self.settings, self._stopping),
+                "retention-scheduler",
+            )
         log.info(
             "runtime.started",
             recommender=self.settings.recommender.value,
             worker=self.run_worker,
             writeback=self.writeback is not None,
         )
+
+    async def _start_embedded(self, engine: EmbeddedRecommender) -> None:
+        # Workers train (one at a time, under a lease); API-only replicas
+        # load the snapshots the trainer saves.
+        retrainer = Retrainer(
+            engine,
+            self.database,
+            self.settings,
+            train=self.run_worker,
+            refresh_users=_embedded_serves(self.recommender),
+        )
+        if self.run_worker:
+            # Noted before the first training, so an erasure committed while
+            # the model trains still triggers a retrain.
+            forgetting = ErasureWatcher(
+                self.database,
+                retrainer.retrain_now,
+                self.settings.erasure_check_seconds,
+            )
+            await forgetting.start()
+            self._spawn(forgetting.run(self._stopping), "erasure-watcher")
+        await retrainer.start()
+        self._spawn(retrainer.run(self._stopping), "retrainer")
 
     def _spawn(self, coroutine, name: str) -> None:
         self._tasks.append(asyncio.create_task(coroutine, name=name))

@@ -5,10 +5,8 @@ PostgreSQL; a fresh database is created on it for the run and dropped after.
 Without it, the suite runs on a SQLite file in a temporary directory.
 """
 
-import asyncio
 import json
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,19 +14,36 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from app.config import Settings
-from app.db import Database, create_engine
+from app.db import Database
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base
 from app.recommenders.embedded.retraining import refresh_users_since
+from tests.databases import scratch_postgresql
 from tests.fakes.mparticle import FakeEventsApi
 
 INGEST_AUTH = ("test-ingest-key", "test-ingest-secret")
+
+# Fuzzing profiles: the suite's is small and derandomized, so it is fast and
+# gives the same cases on every run; `HYPOTHESIS_PROFILE=fuzz-long` explores.
+_FUZZ_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+hypothesis_settings.register_profile(
+    "suite",
+    max_examples=20,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=_FUZZ_HEALTH,
+)
+hypothesis_settings.register_profile(
+    "fuzz-long", max_examples=500, deadline=None, suppress_health_check=_FUZZ_HEALTH
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 MPARTICLE_SCHEMA = (
     Path(__file__).parent / "fixtures/mparticle.inbound.eventsapi.schema.json"
 )
@@ -50,21 +65,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         upgrade_to_head(url)
         yield url
         return
-    name = f"recloop_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgresql(server_url, "recloop_test") as url:
         upgrade_to_head(url)
         yield url
-    finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    async with engine.connect() as connection:
-        await connection.execute(text(statement))
-    await engine.dispose()
 
 
 @pytest.fixture

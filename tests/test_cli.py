@@ -55,5 +55,5 @@ def test_invalid_settings_are_reported_not_raised(monkeypatch) -> None:
 
 def test_help_lists_the_contracts_commands() -> None:
     result = CliRunner().invoke(main, ["--help"])
-    for command in ("serve", "worker", "migrate"):
+    for command in ("serve", "worker", "migrate", "jobs"):
         assert command in result.output

@@ -99,22 +99,25 @@ def test_production_refuses_placeholder_secrets(monkeypatch, placeholder) -> Non
         settings.check_production_safety()
 
 
+SAFE_PRODUCTION = {
+    "env": "production",
+    "ingest_key": "key-1",
+    "ingest_secret": "a-real-secret",
+    "admin_key": "admin-1",
+    "admin_secret": "another-real-secret",
+}
+
+
 def test_production_refuses_an_in_memory_database(monkeypatch) -> None:
     settings = _settings(
-        monkeypatch,
-        env="production",
-        ingest_key="key-1",
-        ingest_secret="a-real-secret",
-        database_url="sqlite:///:memory:",
+        monkeypatch, **SAFE_PRODUCTION, database_url="sqlite:///:memory:"
     )
     with pytest.raises(UnsafeSettings, match="RECLOOP_DATABASE_URL"):
         settings.check_production_safety()
 
 
 def test_production_with_real_credentials_is_accepted(monkeypatch) -> None:
-    settings = _settings(
-        monkeypatch, env="production", ingest_key="key-1", ingest_secret="a-real-secret"
-    )
+    settings = _settings(monkeypatch, **SAFE_PRODUCTION)
     settings.check_production_safety()
     assert settings.json_logs is True
 
@@ -162,13 +165,7 @@ def test_weights_must_be_finite(monkeypatch) -> None:
 
 
 def test_production_refuses_a_placeholder_firehose_key(monkeypatch) -> None:
-    settings = _settings(
-        monkeypatch,
-        env="production",
-        ingest_key="key-1",
-        ingest_secret="a-real-secret",
-        firehose_access_key="changeme",
-    )
+    settings = _settings(monkeypatch, **SAFE_PRODUCTION, firehose_access_key="changeme")
     with pytest.raises(UnsafeSettings, match="RECLOOP_FIREHOSE_ACCESS_KEY"):
         settings.check_production_safety()
 
@@ -186,3 +183,32 @@ def test_unlisted_event_types_weigh_nothing_and_negatives_are_allowed() -> None:
 def test_a_weight_that_is_not_a_number_is_refused_by_name() -> None:
     with pytest.raises(ValidationError, match=r"finite for \['purchase'\]"):
         Settings(_env_file=None, event_weights={"purchase": math.nan})
+
+
+@pytest.mark.parametrize("missing", ["admin_key", "admin_secret"])
+def test_production_refuses_to_run_without_admin_credentials(monkeypatch, missing):
+    values = {k: v for k, v in SAFE_PRODUCTION.items() if k != missing}
+    settings = _settings(monkeypatch, **values)
+    with pytest.raises(UnsafeSettings, match=f"RECLOOP_{missing.upper()} must be set"):
+        settings.check_production_safety()
+
+
+def test_production_refuses_admin_credentials_shared_with_ingest(monkeypatch):
+    settings = _settings(
+        monkeypatch, **{**SAFE_PRODUCTION, "admin_secret": "a-real-secret"}
+    )
+    with pytest.raises(UnsafeSettings, match="RECLOOP_ADMIN_SECRET must differ"):
+        settings.check_production_safety()
+
+
+def test_production_refuses_a_placeholder_recs_token(monkeypatch) -> None:
+    settings = _settings(monkeypatch, **SAFE_PRODUCTION, recs_token="changeme")
+    with pytest.raises(UnsafeSettings, match="RECLOOP_RECS_TOKEN is a placeholder"):
+        settings.check_production_safety()
+
+
+def test_cors_origins_are_a_comma_separated_list(monkeypatch) -> None:
+    settings = _settings(
+        monkeypatch, cors_origins="https://shop.example, https://m.shop.example"
+    )
+    assert settings.cors_origins == ["https://shop.example", "https://m.shop.example"]

@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from app.db import Database, UnsupportedDatabase, async_url, chunks
+from app.db import Database, UnsupportedDatabase, async_url, chunks, is_transient
 
 pytestmark = pytest.mark.anyio
 
@@ -71,3 +72,24 @@ async def test_concurrent_writers_queue_instead_of_failing(database: Database) -
     await asyncio.gather(*(write(mpid) for mpid in range(20)))
     async with database.read() as session:
         assert await session.scalar(text("SELECT count(*) FROM recommendations")) == 20
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (DBAPIError("INSERT", {}, _PgError("40P01")), True),
+        (DBAPIError("INSERT", {}, _PgError("40001")), True),
+        (DBAPIError("INSERT", {}, _PgError("23505")), False),
+        (OperationalError("SELECT", {}, Exception("database is locked")), True),
+        (ConnectionRefusedError(), True),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_deadlocks_and_outages_are_transient_bugs_are_not(error, transient) -> None:
+    assert is_transient(error) is transient

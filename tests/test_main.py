@@ -24,10 +24,12 @@ def _resolve(document: dict, schema: dict) -> dict:
 
 
 def _has_example(document: dict, content: dict) -> bool:
-    media = content.get("application/json", {})
-    if "example" in media or "examples" in media:
-        return True
-    return "examples" in _resolve(document, media.get("schema", {}))
+    return all(
+        "example" in media
+        or "examples" in media
+        or "examples" in _resolve(document, media.get("schema", {}))
+        for media in content.values()
+    )
 
 
 def test_every_route_is_described_with_examples() -> None:

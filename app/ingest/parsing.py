@@ -256,7 +256,9 @@ def _attribute(attributes: dict[str, Any] | None, name: str) -> str | None:
         return None
     text = str(value).strip()
     # A recommendation_id that does not fit its column cannot be one of ours.
-    return text if 0 < len(text) <= MAX_RECOMMENDATION_ID_CHARS else None
+    if "\x00" in text or not 0 < len(text) <= MAX_RECOMMENDATION_ID_CHARS:
+        return None
+    return text
 
 
 def batch_key(batch: Batch, raw: dict[str, Any]) -> str:

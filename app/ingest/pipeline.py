@@ -7,20 +7,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app import metrics
 from app.config import Settings
-from app.db import Database
+from app.db import Database, is_transient
 from app.exceptions import ServiceUnavailable
 from app.ingest.parsing import ParsedBatch, ParseOptions, parse_batch
 from app.ingest.schemas import IngestSummary
 from app.ingest.service import store_batches
 
 log = structlog.get_logger(__name__)
-
-# What a database that is down, restarting or out of connections raises.
-STORAGE_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 
 async def accept_batches(
@@ -42,6 +40,7 @@ async def accept_batches(
     summary = await _store(
         parsed, source, database, settings.attribution_window_seconds
     )
+    metrics.count_ingest(source, **summary.model_dump())
     log.debug(
         "ingest.batches_stored",
         source=source,
@@ -64,10 +63,10 @@ async def _store(
             return await store_batches(
                 session, parsed, source, attribution_window_seconds
             )
-    except STORAGE_ERRORS as exc:
+    except PoolTimeout as exc:
         raise _unavailable(source, exc) from None
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
+    except (DBAPIError, OSError) as exc:
+        if not is_transient(exc):
             raise
         raise _unavailable(source, exc) from None
 

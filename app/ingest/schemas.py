@@ -8,7 +8,14 @@ envelope and the spelling of product actions.
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from app.config import PRODUCT_ACTIONS
@@ -22,6 +29,10 @@ def parse_mpid(value: Any) -> int:
 
     It never passes through a float: values above 2**53 would silently change.
     """
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        # JSON does not tell 143 from 143.0, and below 2**53 a double holds
+        # every integer exactly; above it the sender's float already rounded.
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError(
             "mpid_type",
@@ -52,14 +63,34 @@ def _id_string(value: Any) -> Any:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refusing it keeps both databases
+    # storing the same thing (and the raw JSON keeps it, escaped).
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain a NUL character")
+    return value
+
+
 def _empty_if_null(value: Any) -> Any:
     return [] if value is None else value
 
 
-MpId = Annotated[int, BeforeValidator(parse_mpid)]
+# What the OpenAPI document promises: any signed 64-bit number, or a decimal
+# string short enough to be one whatever its digits.
+MPID_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+        {"type": "string", "pattern": "^[+-]?[0-9]{1,18}$"},
+    ],
+    "description": "A signed 64-bit integer, as a JSON number or a decimal string.",
+}
+MpId = Annotated[int, BeforeValidator(parse_mpid), WithJsonSchema(MPID_JSON_SCHEMA)]
 # Milliseconds since the epoch, as stored in a signed 64-bit column.
 TimestampMs = Annotated[int, Field(ge=0, le=INT64_MAX)]
-IdString = Annotated[str, BeforeValidator(_id_string)]
+# Text recloop stores in a column of its own (ids, sessions, list names).
+NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+StoredText = Annotated[str, AfterValidator(_no_nul), NO_NUL]
+IdString = Annotated[str, BeforeValidator(_id_string), AfterValidator(_no_nul), NO_NUL]
 ProductActionName = Literal[tuple(sorted(PRODUCT_ACTIONS))]  # type: ignore[valid-type]
 
 
@@ -81,7 +112,7 @@ class ProductAction(_Lenient):
 
 
 class ProductImpression(_Lenient):
-    product_impression_list: Annotated[str, Field(max_length=256)] | None = None
+    product_impression_list: Annotated[StoredText, Field(max_length=256)] | None = None
     products: Annotated[list[Product], BeforeValidator(_empty_if_null)] = []
 
 
@@ -93,7 +124,7 @@ class EventData(_Lenient):
     source_message_id: IdString | None = None
     event_id: IdString | None = None
     session_id: Annotated[IdString, Field(max_length=256)] | None = None
-    session_uuid: Annotated[str, Field(max_length=256)] | None = None
+    session_uuid: Annotated[StoredText, Field(max_length=256)] | None = None
     custom_attributes: dict[str, Any] | None = None
 
 

@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.batch import Batch
+from app.models.erasure import Erasure
 from app.models.impression import Impression
 from app.models.interaction import Interaction
 from app.models.job import Job, JobStatus
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "Batch",
     "CachedRecommendation",
+    "Erasure",
     "Impression",
     "Interaction",
     "Job",

@@ -3,14 +3,30 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from app.deps import RecsServiceDep, SettingsDep
+from app.deps import RecsAuth, RecsServiceDep, SettingsDep
 from app.exceptions import ValueOutOfRange, error_responses
-from app.ingest.schemas import MpId
+from app.ingest.schemas import INT64_MAX, INT64_MIN, MpId
+from app.metrics import RECS_SERVED
 from app.recs.schemas import RecommendedItem, UserRecommendations
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], dependencies=[RecsAuth])
 
 _MPID = TypeAdapter(MpId)
+
+# The path segment as documented: an integer within signed 64 bits. Other
+# text is answered with a 422 naming it.
+MpidPath = Annotated[
+    str,
+    Path(
+        description="The user's MPID, a signed 64-bit integer.",
+        json_schema_extra={
+            "type": "integer",
+            "format": "int64",
+            "minimum": INT64_MIN,
+            "maximum": INT64_MAX,
+        },
+    ),
+]
 
 
 def parse_mpid_or_raise(value: str) -> int:
@@ -24,7 +40,11 @@ def parse_mpid_or_raise(value: str) -> int:
     "/users/{mpid}/recs",
     responses={
         304: {"description": "Not modified: the list matches `If-None-Match`."},
-        **error_responses(e422="MPID not a signed 64-bit integer, or n out of range."),
+        **error_responses(
+            e401="RECLOOP_RECS_TOKEN is set and no bearer token was sent.",
+            e403="Wrong bearer token.",
+            e422="MPID not a signed 64-bit integer, or n out of range.",
+        ),
     },
 )
 async def get_user_recommendations(
@@ -32,11 +52,12 @@ async def get_user_recommendations(
     response: Response,
     recs: RecsServiceDep,
     settings: SettingsDep,
-    mpid: Annotated[str, Path(description="The user's MPID, a signed 64-bit integer.")],
+    mpid: MpidPath,
     n: Annotated[int, Query(ge=1, le=100, description="How many items.")] = 5,
 ) -> UserRecommendations:
     """A user's top-n recommendations from the cache; popular items if unknown."""
     served = await recs.for_user(parse_mpid_or_raise(mpid), n)
+    RECS_SERVED.labels(served.source).inc()
     etag = f'"{served.recommendation_id}-{n}"'
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = f"max-age={settings.recs_max_age_seconds}"

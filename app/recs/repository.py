@@ -38,6 +38,13 @@ async def purchased_items(session: AsyncSession, mpid: int) -> set[str]:
     return set(result)
 
 
+async def has_interactions(session: AsyncSession, mpid: int) -> bool:
+    found = await session.scalar(
+        select(Interaction.id).where(Interaction.mpid == mpid).limit(1)
+    )
+    return found is not None
+
+
 async def cached(session: AsyncSession, mpid: int) -> CachedRecommendation | None:
     return await session.get(CachedRecommendation, mpid)
 

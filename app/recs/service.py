@@ -8,11 +8,13 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import metrics
 from app.config import Settings
 from app.db import Database
 from app.impact import repository as impact_repository
 from app.models import CachedRecommendation
 from app.models.base import utcnow
+from app.privacy.service import lock_user
 from app.recommenders.base import RecommendationList, Recommender, ScoredItem
 from app.recs import repository
 from app.worker import queue
@@ -49,7 +51,9 @@ class RecsService:
         # The cache holds the top `recs_count`; a shorter cached list is all
         # there is to recommend, so it answers any n up to recs_count too.
         if row is not None and (n <= len(row.items) or n <= self._settings.recs_count):
+            metrics.RECS_CACHE_LOOKUPS.labels("hit").inc()
             return _from_row(row, n)
+        metrics.RECS_CACHE_LOOKUPS.labels("miss").inc()
         async with self._database.read() as session:
             history = await repository.user_history(session, mpid)
         if not history:
@@ -58,7 +62,10 @@ class RecsService:
         computed = await self._recommender.recommend(mpid, history, size)
         if row is not None:
             return _uncached(mpid, computed, n)
-        return _from_row(await self._cache_computed(mpid, computed), n)
+        cached = await self._cache_computed(mpid, computed)
+        if cached is None:
+            return _uncached(mpid, computed, n)
+        return _from_row(cached, n)
 
     async def refresh(self, mpid: int) -> bool:
         """Record the user's new interactions, recompute their list and cache it.
@@ -73,6 +80,8 @@ class RecsService:
         )
         new_ids = [item.item_id for item in computed.items]
         async with self._database.write() as session:
+            if not await _still_known(session, mpid):
+                return False
             row = await repository.cached(session, mpid)
             if row is not None and [item["item_id"] for item in row.items] == new_ids:
                 if self._settings.writeback_enabled and row.synced_item_ids != new_ids:
@@ -96,16 +105,24 @@ class RecsService:
 
     async def _cache_computed(
         self, mpid: int, computed: RecommendationList
-    ) -> CachedRecommendation:
+    ) -> CachedRecommendation | None:
+        """Cache a list computed on a miss; None if the user was just erased."""
         async with self._database.write() as session:
+            if not await _still_known(session, mpid):
+                return None
             values = _row(mpid, computed)
             await repository.insert_if_absent(session, values)
             row = await repository.cached(session, mpid)
             if row is not None and row.recommendation_id == values["recommendation_id"]:
                 await _record_served(session, values)
-        if row is None:
-            raise LookupError(f"recommendations for {mpid} vanished while cached")
         return row
+
+
+async def _still_known(session: AsyncSession, mpid: int) -> bool:
+    # A user erased after their history was read must not get a list cached
+    # from it; the lock orders this check against a concurrent erasure.
+    await lock_user(session, mpid)
+    return await repository.has_interactions(session, mpid)
 
 
 async def _record_served(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -10,10 +10,16 @@ class RetryJobAfter(Exception):
         self.delay_seconds = delay_seconds
 
 
-class DeferJob(Exception):
-    """Not a failure: run the job again after `delay_seconds`, without using up
-    an attempt (the service asked recloop to wait, as on an HTTP 429)."""
+class DownstreamUnavailable(RetryJobAfter):
+    """A downstream (mParticle, Personalize) timed out, failed or throttled.
 
-    def __init__(self, message: str, delay_seconds: float) -> None:
-        super().__init__(message)
-        self.delay_seconds = delay_seconds
+    The job is retried with backoff, at least `delay_seconds` later, and spends
+    no attempts: an outage of any length up to `RECLOOP_JOB_OUTAGE_MAX_HOURS`
+    ends with everything delivered rather than dead.
+    """
+
+    def __init__(
+        self, target: str, message: str, delay_seconds: float | None = None
+    ) -> None:
+        super().__init__(message, delay_seconds or 0.0)
+        self.target = target

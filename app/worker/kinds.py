@@ -12,3 +12,6 @@ SYNC = "sync"
 # dead-lettered with the reason; replaying it sends it again. Key: the
 # interaction's key.
 PERSONALIZE_EVENT = "personalize_event"
+
+# Delete raw batches older than RECLOOP_RAW_BATCH_RETENTION_DAYS.
+RETENTION = "retention"

@@ -31,6 +31,7 @@ class ClaimedJob:
     kind: str
     key: str
     attempts: int
+    created_at: datetime
     claim: str
 
 
@@ -104,7 +105,7 @@ async def claim(
             locked_by=claim_token,
             updated_at=now,
         )
-        .returning(Job.id, Job.kind, Job.key, Job.attempts)
+        .returning(Job.id, Job.kind, Job.key, Job.attempts, Job.created_at)
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(statement)
@@ -142,28 +143,57 @@ async def complete(session: AsyncSession, job: ClaimedJob) -> None:
     )
 
 
+async def extend_leases(
+    session: AsyncSession, jobs: Iterable[ClaimedJob], lease_seconds: float
+) -> int:
+    """Push the lease of jobs still held further out; returns how many are held."""
+    now = utcnow()
+    held = list(jobs)
+    if not held:
+        return 0
+    # Rows locked by someone else right now are skipped rather than waited
+    # for: the next renewal gets them, and a renewal never joins a deadlock.
+    still_held = (
+        select(Job.id)
+        .where(
+            Job.id.in_([job.id for job in held]),
+            Job.locked_by.in_({job.claim for job in held}),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(Job)
+        .where(Job.id.in_(still_held.scalar_subquery()))
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
 async def retry_later(
     session: AsyncSession,
     job: ClaimedJob,
     error: str,
     delay_seconds: float,
     *,
-    use_attempt: bool = True,
+    spend_attempt: bool = True,
 ) -> None:
-    """Run the job again after a delay. Without `use_attempt` the attempt is
+    """Run the job again after a delay. Without `spend_attempt` the attempt is
     handed back: the job did not fail, the service asked recloop to wait."""
     now = utcnow()
-    values = {
-        "status": JobStatus.pending,
-        "run_at": now + timedelta(seconds=delay_seconds),
-        "lease_expires_at": None,
-        "locked_by": None,
-        "last_error": error[:MAX_ERROR_CHARS],
-        "updated_at": now,
-    }
-    if not use_attempt:
-        values["attempts"] = Job.attempts - 1
-    await session.execute(update(Job).where(_held(job)).values(**values))
+    await session.execute(
+        update(Job)
+        .where(_held(job))
+        .values(
+            status=JobStatus.pending,
+            attempts=Job.attempts if spend_attempt else Job.attempts - 1,
+            run_at=now + timedelta(seconds=delay_seconds),
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=error[:MAX_ERROR_CHARS],
+            updated_at=now,
+        )
+    )
 
 
 async def bury(session: AsyncSession, job: ClaimedJob, error: str) -> None:
@@ -222,7 +252,22 @@ def _held(job: ClaimedJob):
 
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: half fixed, half random, so retries spread."""
-    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    # The exponent is bounded: 2**1024 overflows a float, and any cap is
+    # reached long before 2**60.
+    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 60))
+    return _jitter(ceiling)
+
+
+def outage_backoff_seconds(waited_seconds: float, base: float, cap: float) -> float:
+    """Backoff while a downstream is out: half of how long the work has waited.
+
+    Each retry then comes about 1.5 times later than the one before, without
+    counting attempts, so an outage of any length backs off the same way.
+    """
+    return _jitter(min(cap, max(base, waited_seconds / 2)))
+
+
+def _jitter(ceiling: float) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - not security
 
 

@@ -10,14 +10,20 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import metrics
 from app.config import Settings
 from app.db import Database
+from app.models.base import utcnow
 from app.worker import queue
-from app.worker.errors import DeferJob, PermanentJobError, RetryJobAfter
+from app.worker.errors import DownstreamUnavailable, PermanentJobError, RetryJobAfter
 from app.worker.handlers import Handler, Outcomes
 from app.worker.queue import ClaimedJob
 
 log = structlog.get_logger(__name__)
+
+# Leases are renewed this many times per lease period while jobs run, so a
+# slow downstream never lets a live worker's job be taken over.
+LEASE_RENEWALS_PER_PERIOD = 3
 
 
 def default_worker_id() -> str:
@@ -49,6 +55,7 @@ class Worker:
         # claiming jobs only to hand them back would just load the database.
         self._paused_for = paused_for
         self._stopping = asyncio.Event()
+        self._in_hand: list[ClaimedJob] = []
 
     def stop(self) -> None:
         """Finish the jobs in hand, then return from `run`."""
@@ -56,6 +63,18 @@ class Worker:
 
     async def run(self) -> None:
         log.info("worker.started", worker_id=self.worker_id)
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            # Shutdown ran out of time: hand the unfinished jobs back now
+            # rather than leave them to wait for their lease to expire (which
+            # is what happens anyway if the database is gone too).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(self._in_hand))
+            raise
+        log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def _loop(self) -> None:
         while not self._stopping.is_set():
             if self._paused_for is not None and (pause := self._paused_for()) > 0:
                 await self._sleep(pause)
@@ -69,7 +88,6 @@ class Worker:
                 handled = 0
             if not handled:
                 await self._sleep(self._settings.worker_poll_seconds)
-        log.info("worker.stopped", worker_id=self.worker_id)
 
     async def run_once(self) -> int:
         """Claim one round of due jobs and run them; returns how many were claimed."""
@@ -84,16 +102,40 @@ class Worker:
             )
         if not jobs:
             return 0
+        self._in_hand = list(jobs)
         by_kind: dict[str, list[ClaimedJob]] = defaultdict(list)
         for job in jobs:
             by_kind[job.kind].append(job)
-        for kind, group in by_kind.items():
-            if self._stopping.is_set():
-                await self._release(group)
-                continue
+        renewing = asyncio.create_task(self._renew_leases())
+        try:
+            for kind, group in by_kind.items():
+                await self._run_or_release(kind, group)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+        self._in_hand = []
+        return len(jobs)
+
+    async def _run_or_release(self, kind: str, group: list[ClaimedJob]) -> None:
+        if self._stopping.is_set():
+            await self._release(group)
+        else:
             outcomes = await self._run_group(kind, group)
             await self._record(group, outcomes)
-        return len(jobs)
+        self._in_hand = [job for job in self._in_hand if job not in group]
+
+    async def _renew_leases(self) -> None:
+        interval = self._settings.job_lease_seconds / LEASE_RENEWALS_PER_PERIOD
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._database.write() as session:
+                    await queue.extend_leases(
+                        session, self._in_hand, self._settings.job_lease_seconds
+                    )
+            except Exception as exc:
+                log.warning("worker.lease_renewal_failed", error=type(exc).__name__)
 
     async def _run_group(self, kind: str, jobs: Sequence[ClaimedJob]) -> Outcomes:
         handler = self._handlers.get(kind)
@@ -108,34 +150,25 @@ class Worker:
 
     async def _record(self, jobs: Sequence[ClaimedJob], outcomes: Outcomes) -> None:
         async with self._database.write() as session:
-            for job in jobs:
-                await self._record_one(session, job, outcomes.get(job.id))
+            for job in _in_lock_order(jobs):
+                outcome = await self._record_one(session, job, outcomes.get(job.id))
+                metrics.JOBS_FINISHED.labels(kind=job.kind, outcome=outcome).inc()
 
     async def _record_one(
         self, session: AsyncSession, job: ClaimedJob, error: Exception | None
-    ) -> None:
+    ) -> str:
         if error is None:
             await queue.complete(session, job)
-            return
+            return "completed"
         reason = f"{type(error).__name__}: {error}"
         context = {"kind": job.kind, "key": job.key, "attempt": job.attempts}
-        if isinstance(error, DeferJob):
-            await queue.retry_later(
-                session, job, reason, error.delay_seconds, use_attempt=False
-            )
-            log.info(
-                "worker.job_deferred",
-                delay_seconds=round(error.delay_seconds, 2),
-                **context,
-            )
-            return
+        if isinstance(error, DownstreamUnavailable):
+            return await self._outage(session, job, error, reason, context)
         if (
             isinstance(error, PermanentJobError)
             or job.attempts >= self._settings.job_max_attempts
         ):
-            await queue.bury(session, job, reason)
-            log.error("worker.job_dead", error=reason, **context)
-            return
+            return await self._bury(session, job, reason, context)
         delay = queue.backoff_seconds(
             job.attempts,
             self._settings.job_backoff_base_seconds,
@@ -150,12 +183,61 @@ class Worker:
             delay_seconds=round(delay, 2),
             **context,
         )
+        return "retried"
+
+    async def _outage(
+        self,
+        session: AsyncSession,
+        job: ClaimedJob,
+        error: DownstreamUnavailable,
+        reason: str,
+        context: dict,
+    ) -> str:
+        waited = (utcnow() - job.created_at).total_seconds()
+        if waited > self._settings.job_outage_max_hours * 3600:
+            hours = round(waited / 3600, 1)
+            reason = f"{error.target} unavailable for {hours} h; last: {reason}"
+            return await self._bury(session, job, reason, context)
+        delay = max(
+            error.delay_seconds,
+            queue.outage_backoff_seconds(
+                waited,
+                self._settings.job_backoff_base_seconds,
+                self._settings.job_backoff_max_seconds,
+            ),
+        )
+        await queue.retry_later(session, job, reason, delay, spend_attempt=False)
+        log.warning(
+            "worker.downstream_unavailable",
+            target=error.target,
+            error=reason,
+            delay_seconds=round(delay, 2),
+            **context,
+        )
+        return "deferred"
+
+    async def _bury(
+        self, session: AsyncSession, job: ClaimedJob, reason: str, context: dict
+    ) -> str:
+        await queue.bury(session, job, reason)
+        log.error("worker.job_dead", error=reason, **context)
+        return "dead"
 
     async def _release(self, jobs: Sequence[ClaimedJob]) -> None:
+        if not jobs:
+            return
         async with self._database.write() as session:
-            for job in jobs:
+            for job in _in_lock_order(jobs):
                 await queue.release(session, job)
+        for job in jobs:
+            metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="released").inc()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _in_lock_order(jobs: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+    # Enqueueing locks job rows in (kind, key) order; touching them in the
+    # same order is what keeps PostgreSQL from finding a deadlock.
+    return sorted(jobs, key=lambda job: (job.kind, job.key))

@@ -7,14 +7,18 @@ answers 2xx with `X-MP-Rate-Limit-Percentage-Used`. Unlike mParticle, which
 is lenient, it validates every batch against the official inbound schema
 and answers 400 naming the violation, so a test sees any batch that is not
 schema-valid. Tests can script replies (429s with or without Retry-After,
-5xx, 400s, slow answers) or enforce a batches-per-second limit.
+5xx, 400s, slow answers) or enforce a batches-per-second limit. For outage
+and crash runs it can also answer every request slowly, fail everything
+until `recover()`, and tell whether two requests for one user were ever in
+flight at once.
 """
 
 import base64
+import contextlib
 import json
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -72,6 +76,12 @@ class FakeEventsApi:
         self._limit: tuple[int, int | None] | None = None
         self._window: deque[tuple[float, int]] = deque()
         self._validator = _schema_validator()
+        # Seconds every request takes before it is answered.
+        self.delay_seconds = 0.0
+        self._outage: Reply | None = None
+        self._in_flight: Counter[int] = Counter()
+        # MPIDs that were in two requests at once: a job that ran twice.
+        self.overlapping_mpids: set[int] = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
@@ -104,6 +114,19 @@ class FakeEventsApi:
     def statuses(self) -> list[int]:
         return [request.status for request in self.requests]
 
+    def fail_all(self, reply: Reply) -> None:
+        """Answer every request with `reply` until `recover()` (an outage)."""
+        with self._lock:
+            self._outage = reply
+
+    def recover(self) -> None:
+        with self._lock:
+            self._outage = None
+
+    def delivered(self) -> dict[str, dict[str, Any]]:
+        """Accepted batches by `source_request_id`, as mParticle dedupes them."""
+        return {batch["source_request_id"]: batch for batch in self.accepted_batches}
+
     def __enter__(self) -> "FakeEventsApi":
         self._thread.start()
         return self
@@ -125,8 +148,19 @@ class FakeEventsApi:
         except ValueError:
             return Reply(400, body=_errors("BAD_REQUEST", "bad json"))
         received = Received(path, headers, body)
+        mpids = [batch.get("mpid") for batch in received.batches]
         with self._lock:
-            reply = self._decide(received)
+            for mpid in mpids:
+                if self._in_flight[mpid]:
+                    self.overlapping_mpids.add(mpid)
+                self._in_flight[mpid] += 1
+        try:
+            time.sleep(self.delay_seconds)
+        finally:
+            with self._lock:
+                self._in_flight.subtract(mpids)
+        with self._lock:
+            reply = self._outage or self._decide(received)
             received.status = reply.status
             self.requests.append(received)
             if 200 <= reply.status < 300:
@@ -201,6 +235,11 @@ class FakeEventsApi:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = fake._reply(self.path, headers, raw)
                 time.sleep(reply.delay_seconds)
+                # A client that timed out has gone; what it sent still counts.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(reply)
+
+            def _answer(self, reply: Reply) -> None:
                 payload = b"" if reply.body is None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():

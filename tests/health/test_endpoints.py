@@ -3,9 +3,8 @@
 import pytest
 from sqlalchemy import text
 
-from app.db import Database
 from app.migrations import head_revision
-from tests.server import free_port
+from tests.health.conftest import unreachable_database
 
 pytestmark = pytest.mark.anyio
 
@@ -46,14 +45,7 @@ async def test_readyz_fails_when_the_schema_is_behind(start_app, database) -> No
 
 async def test_readyz_fails_when_the_database_is_unreachable(start_app, database):
     app = await start_app()
-    working = app.app.state.database
-    app.app.state.database = Database.from_url(
-        f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
-    )
-    try:
+    async with unreachable_database(app):
         response = await app.client.get("/readyz")
-    finally:
-        await app.app.state.database.dispose()
-        app.app.state.database = working
     assert response.status_code == 503
     assert response.json()["database"].startswith("unreachable")

@@ -33,14 +33,23 @@ def test_mpid_is_exact_as_number_or_decimal_string(sent, stored) -> None:
     assert [row.mpid for row in rows] == [stored]
 
 
+@pytest.mark.parametrize(("sent", "stored"), [(143.0, 143), (-(2.0**53), -(2**53))])
+def test_an_integral_float_an_exact_double_holds_is_that_integer(sent, stored):
+    # JSON does not tell 143.0 from 143; below 2**53 no rounding can hide.
+    rows = _parse(outbound_batch(0, product_event("view_detail", "A")) | {"mpid": sent})
+    assert [row.mpid for row in rows] == [stored]
+
+
 @pytest.mark.parametrize("mpid", [2**63, -(2**63) - 1, "9223372036854775808"])
 def test_mpid_outside_signed_64_bits_is_out_of_range(mpid) -> None:
     with pytest.raises(ValueOutOfRange, match="outside the signed 64-bit range"):
         _parse(outbound_batch(0) | {"mpid": mpid})
 
 
-@pytest.mark.parametrize("mpid", [7.3e18, 1.0, "12ab", "1e5", True, [1], ""])
-def test_mpid_that_is_not_an_integer_is_refused_naming_it(mpid) -> None:
+@pytest.mark.parametrize(
+    "mpid", [7.3e18, 2.0**53 + 2, 1.5, "12ab", "1e5", True, [1], ""]
+)
+def test_mpid_that_is_not_an_exact_integer_is_refused_naming_it(mpid) -> None:
     with pytest.raises(ValueOutOfRange, match="mpid"):
         _parse(outbound_batch(0) | {"mpid": mpid})
 

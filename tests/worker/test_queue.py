@@ -163,3 +163,31 @@ async def test_queue_depth_counts_jobs_by_status(database) -> None:
     await _claim(database, limit=1)
     async with database.read() as session:
         assert await queue.queue_depth(session) == {"pending": 1, "running": 1}
+
+
+def test_backoff_after_very_many_attempts_stays_at_the_cap() -> None:
+    assert 15.0 <= queue.backoff_seconds(5000, 0.5, 30.0) <= 30.0
+
+
+@pytest.mark.parametrize(
+    ("waited", "low", "high"), [(0, 0.5, 1), (100, 25, 50), (10**6, 150, 300)]
+)
+def test_outage_backoff_is_half_the_wait_within_base_and_cap(waited, low, high):
+    delays = [queue.outage_backoff_seconds(waited, 1.0, 300.0) for _ in range(100)]
+    assert all(low <= delay <= high for delay in delays)
+
+
+async def test_extending_leases_touches_only_jobs_still_held(database) -> None:
+    await _enqueue(database, "refresh", "1", "2")
+    held = await _claim(database, "w1", lease=0.01)
+    await asyncio.sleep(0.05)
+    [taken] = await _claim(database, "w2", limit=1)
+
+    async with database.write() as session:
+        renewed = await queue.extend_leases(session, held, 60)
+
+    assert renewed == 1
+    jobs = {job.id: job for job in await _jobs(database)}
+    assert jobs[taken.id].locked_by == taken.claim
+    kept = next(job for job in held if job.id != taken.id)
+    assert jobs[kept.id].lease_expires_at > utcnow() + timedelta(seconds=30)

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from app.db import Database
 from app.models import Job, JobStatus
 from app.models.base import utcnow
 from app.worker import queue
-from app.worker.errors import DeferJob, PermanentJobError, RetryJobAfter
+from app.worker.errors import DownstreamUnavailable, PermanentJobError, RetryJobAfter
 from app.worker.handlers import Outcomes
 from app.worker.queue import ClaimedJob
 from app.worker.runner import Worker
@@ -177,19 +178,6 @@ async def test_run_returns_promptly_after_stop(database, make_settings) -> None:
     await asyncio.wait_for(task, timeout=5)
 
 
-async def test_a_deferred_job_runs_again_later_without_using_an_attempt(
-    database, make_settings
-) -> None:
-    handler = Scripted({"1": [DeferJob("throttled", 0.0)] * 5})
-    worker = _worker(database, make_settings, {"sync": handler}, job_max_attempts=1)
-    await _enqueue(database, "sync", "1")
-
-    await _drain(worker)
-
-    assert handler.seen == ["1"] * 6
-    assert await _jobs(database) == []
-
-
 async def test_lanes_claim_only_their_kinds(database, make_settings) -> None:
     settings = make_settings()
     refresh, sync = Scripted({}), Scripted({})
@@ -225,3 +213,99 @@ async def test_a_paused_lane_claims_nothing_until_the_pause_ends(
     assert handler.seen == []
     [job] = await _jobs(database)
     assert (job.status, job.attempts) == (JobStatus.pending, 0)
+
+
+async def test_a_downstream_outage_spends_no_attempts_and_ends_delivered(
+    database, make_settings
+) -> None:
+    outage = [DownstreamUnavailable("mparticle", "503") for _ in range(6)]
+    handler = Scripted({"1": outage})
+    await _enqueue(database, "sync", "1")
+
+    await _drain(
+        _worker(database, make_settings, {"sync": handler}, job_max_attempts=2),
+        rounds=200,
+    )
+
+    assert handler.seen == ["1"] * 7
+    assert await _jobs(database) == []
+
+
+async def test_an_outage_longer_than_the_limit_leaves_the_job_dead(
+    database, make_settings
+) -> None:
+    handler = Scripted({"1": DownstreamUnavailable("mparticle", "timed out")})
+    await _enqueue(database, "sync", "1")
+    async with database.write() as session:
+        job = (await session.scalars(select(Job))).one()
+        job.created_at = utcnow() - timedelta(hours=73)
+
+    await _worker(database, make_settings, {"sync": handler}).run_once()
+
+    [job] = await _jobs(database)
+    assert job.status == JobStatus.dead
+    assert job.last_error.startswith("mparticle unavailable for 73")
+
+
+async def test_an_outage_backs_off_by_how_long_the_work_has_waited(
+    database, make_settings
+) -> None:
+    handler = Scripted({"1": DownstreamUnavailable("mparticle", "503")})
+    await _enqueue(database, "sync", "1")
+    async with database.write() as session:
+        job = (await session.scalars(select(Job))).one()
+        job.created_at = utcnow() - timedelta(seconds=600)
+
+    worker = _worker(
+        database,
+        make_settings,
+        {"sync": handler},
+        job_backoff_base_seconds=1,
+        job_backoff_max_seconds=3600,
+    )
+    await worker.run_once()
+
+    [job] = await _jobs(database)
+    delay = (job.run_at - utcnow()).total_seconds()
+    assert (job.status, job.attempts) == (JobStatus.pending, 0)
+    assert 140 < delay <= 300
+
+
+async def test_leases_are_renewed_while_a_slow_job_runs(database, make_settings):
+    async def slow(jobs):
+        await asyncio.sleep(1.0)
+        return {job.id: None for job in jobs}
+
+    await _enqueue(database, "sync", "1")
+    worker = _worker(database, make_settings, {"sync": slow}, job_lease_seconds=0.3)
+    running = asyncio.create_task(worker.run_once())
+    taken_over = []
+    for _ in range(8):
+        await asyncio.sleep(0.1)
+        async with database.write() as session:
+            taken_over += await queue.claim(session, "intruder", 10, 60)
+    await running
+
+    assert taken_over == []
+    assert await _jobs(database) == []
+
+
+async def test_cancelled_shutdown_hands_unfinished_jobs_back_at_once(
+    database, make_settings
+) -> None:
+    started = asyncio.Event()
+
+    async def stuck(jobs):
+        started.set()
+        await asyncio.Event().wait()
+
+    await _enqueue(database, "sync", "1")
+    worker = _worker(database, make_settings, {"sync": stuck})
+    task = asyncio.create_task(worker.run())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [job] = await _jobs(database)
+    assert (job.status, job.locked_by, job.attempts) == (JobStatus.pending, None, 0)

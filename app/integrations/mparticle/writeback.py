@@ -2,8 +2,9 @@
 
 Several users share one /bulkevents request; the gate keeps the rate below
 mParticle's and pauses every send after a 429 (as long as Retry-After says)
-or a failure (with backoff). A 429 hands jobs back without using an attempt;
-a 5xx or no answer uses one; 400, 401 and 403 are final, with mParticle's
+or a failure (with backoff). A 429, a 5xx or no answer hands the jobs back
+as a downstream outage, spending no attempt (they go dead only after
+RECLOOP_JOB_OUTAGE_MAX_HOURS); 400, 401 and 403 are final, with mParticle's
 message. The lists are read again right before each request, so a user
 erased (or whose list changed) while the request waited is not sent.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select, update
 
+from app import metrics
 from app.config import Settings
 from app.db import Database
 from app.integrations.mparticle.batches import recommendations_batch
@@ -33,10 +35,13 @@ from app.integrations.mparticle.packing import (
 )
 from app.models import CachedRecommendation
 from app.models.base import utcnow
-from app.worker.errors import DeferJob, PermanentJobError, RetryJobAfter
+from app.worker.errors import DownstreamUnavailable, PermanentJobError
 from app.worker.queue import ClaimedJob
 
 log = structlog.get_logger(__name__)
+
+# The downstream's name in job errors and metrics.
+MPARTICLE = "mparticle"
 
 Outcomes = dict[int, Exception | None]
 
@@ -135,19 +140,20 @@ class Writeback:
 
     async def _post(self, batches: list[dict[str, Any]]) -> Exception | None:
         try:
-            used_percent = await self._client.send(batches)
+            async with metrics.observe_call(MPARTICLE, "write_back"):
+                used_percent = await self._client.send(batches)
         except WritebackRejected as exc:
             return PermanentJobError(str(exc))
         except WritebackThrottled as exc:
             pause = self._gate.throttled(exc.retry_after_seconds)
             log.warning("writeback.throttled", pause_seconds=round(pause, 2))
-            return DeferJob(str(exc), pause)
+            return DownstreamUnavailable(MPARTICLE, str(exc), pause)
         except WritebackUnavailable as exc:
             pause = self._gate.failed()
             log.warning(
                 "writeback.failed", error=str(exc), pause_seconds=round(pause, 2)
             )
-            return RetryJobAfter(str(exc), pause)
+            return DownstreamUnavailable(MPARTICLE, str(exc), pause)
         self._gate.succeeded()
         log.info(
             "writeback.sent", batches=len(batches), rate_limit_used_percent=used_percent
@@ -187,8 +193,10 @@ class Writeback:
                 )
 
 
-def _paused(seconds: float) -> DeferJob:
-    return DeferJob(f"write-back is paused for {seconds:.1f} s", seconds)
+def _paused(seconds: float) -> DownstreamUnavailable:
+    return DownstreamUnavailable(
+        MPARTICLE, f"write-back is paused for {seconds:.1f} s", seconds
+    )
 
 
 def _item_ids(row: CachedRecommendation) -> list[str]:

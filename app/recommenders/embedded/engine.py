@@ -139,6 +139,7 @@ class EmbeddedRecommender:
         """
         async with self._train_lock:
             started = time.perf_counter()
+            erasures = await store.erasure_watermark(self._database)
             data, through_id = await load_training_data(
                 self._database, self._settings.event_weights
             )
@@ -146,9 +147,13 @@ class EmbeddedRecommender:
             model = await asyncio.to_thread(train, data, self._params)
             seconds = time.perf_counter() - started
             info = await store.save(
-                self._database, model, through_id, seconds, self.trainer_id
+                self._database, model, through_id, seconds, self.trainer_id, erasures
             )
             previous = self.trained_through_id
+            if info is None:
+                # A user was erased while this model trained on their data.
+                log.info("recommender.training_discarded", reason="erasure")
+                return previous, previous
             self._model, self._snapshot = model, info
         log.info(
             "recommender.retrained",

@@ -96,6 +96,14 @@ class Retrainer:
         """Train if enough new data arrived and no other process is training."""
         if not await self._enough_new_data():
             return False
+        return await self._train_under_lease(force=False)
+
+    async def retrain_now(self) -> bool:
+        """Train whatever the new data (users were erased); False if another
+        process holds the trainer lease."""
+        return await self._train_under_lease(force=True)
+
+    async def _train_under_lease(self, *, force: bool) -> bool:
         holder = self._recommender.trainer_id
         if not await lease.acquire(self._database, LEASE_NAME, holder, LEASE_SECONDS):
             log.debug("recommender.training_elsewhere")
@@ -104,7 +112,7 @@ class Retrainer:
             async with self._lease_kept(holder):
                 # Another trainer may have saved a model while this one waited.
                 await self._recommender.load_newest()
-                if not await self._enough_new_data():
+                if not force and not await self._enough_new_data():
                     return False
                 started = time.perf_counter()
                 previous, through = await self._recommender.retrain()

@@ -7,6 +7,7 @@ from sqlalchemy import delete, select
 from app.db import Database
 from app.models import ModelSnapshot
 from app.models.base import utcnow
+from app.privacy import repository as privacy
 from app.recommenders.embedded import snapshot
 from app.recommenders.embedded.model import EmbeddedModel
 
@@ -28,7 +29,10 @@ async def save(
     trained_through_id: int,
     training_seconds: float,
     trained_by: str,
-) -> SnapshotInfo:
+    erasures_before_training: int,
+) -> SnapshotInfo | None:
+    """Save the model, unless a user was erased since its data was read
+    (`erasure_watermark` before training): then it is not saved, and None."""
     payload = snapshot.dump(model)
     row = ModelSnapshot(
         format_version=snapshot.FORMAT_VERSION,
@@ -41,10 +45,17 @@ async def save(
         payload=payload,
     )
     async with database.write() as session:
+        if await privacy.erasure_watermark(session) != erasures_before_training:
+            return None
         session.add(row)
         await session.flush()
         await _prune(session, row.id)
     return SnapshotInfo(row.id, trained_through_id, model.interaction_count)
+
+
+async def erasure_watermark(database: Database) -> int:
+    async with database.read() as session:
+        return await privacy.erasure_watermark(session)
 
 
 async def newest(database: Database) -> SnapshotInfo | None:
