@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     # Worker and job queue
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=0.2, gt=0)
-    worker_batch_size: int = Field(default=20, ge=1, le=100)
+    worker_batch_size: int = Field(default=100, ge=1, le=500)
     job_lease_seconds: float = Field(default=60.0, gt=0)
     job_max_attempts: int = Field(default=8, ge=1)
     job_backoff_base_seconds: float = Field(default=1.0, gt=0)

@@ -25,6 +25,8 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     )
     structlog.configure(
         processors=[
+            # First, so a debug call below the level costs a comparison.
+            structlog.stdlib.filter_by_level,
             *_SHARED_PROCESSORS,
             structlog.processors.format_exc_info
             if json

@@ -68,9 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.ingest_max_in_flight, settings.ingest_retry_after_seconds
     )
     install_error_handlers(app)
+    # Routes match in order: the one apps call on every page view first.
+    app.include_router(recs_router)
     app.include_router(ingest_router)
     app.include_router(firehose_router)
-    app.include_router(recs_router)
     app.include_router(items_router)
     app.include_router(impact_router)
     app.include_router(health_router)

@@ -13,6 +13,7 @@ import structlog
 from app.config import Settings
 from app.db import Database
 from app.impact import retention as impact_retention
+from app.ingest.writer import IngestWriter
 from app.integrations.mparticle.client import EventsApiClient
 from app.integrations.mparticle.packing import MAX_BATCHES_PER_REQUEST
 from app.privacy.forgetting import ErasureWatcher
@@ -22,6 +23,7 @@ from app.recommenders.embedded.engine import EmbeddedRecommender
 from app.recommenders.embedded.retraining import Retrainer
 from app.recommenders.factory import build_recommender, embedded_engine
 from app.recommenders.personalize import PersonalizeRecommender
+from app.recs.cache import cache_reader
 from app.recs.service import RecsService
 from app.worker.handlers import (
     Handler,
@@ -45,7 +47,11 @@ class Runtime:
         self.run_worker = run_worker
         self.database = Database.from_url(settings.database_url)
         self.recommender: Recommender = build_recommender(settings, self.database)
-        self.recs = RecsService(self.database, self.recommender, settings)
+        self.cache = cache_reader(self.database, settings.database_url)
+        self.recs = RecsService(self.database, self.recommender, settings, self.cache)
+        self.ingest_writer = IngestWriter(
+            self.database, settings.attribution_window_seconds
+        )
         self.writeback = _writeback_client(settings)
         handlers = self._handlers()
         sync = handlers.pop(SYNC, None)
@@ -85,6 +91,7 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        self.ingest_writer.start()
         await self.recommender.start()
         engine = embedded_engine(self.recommender)
         if engine is not None:
@@ -145,6 +152,8 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.ingest_writer.stop()
+        await self.cache.close()
         await self.recommender.close()
         if self.writeback is not None:
             await self.writeback.close()

@@ -6,10 +6,8 @@ SDK blocks its whole process until Retry-After passes, so it stays small)
 and the requests already in flight keep their latency.
 """
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-
-from fastapi import Depends, Request
 
 from app.exceptions import TooManyRequests
 
@@ -35,12 +33,3 @@ class InFlightLimit:
             yield
         finally:
             self.in_flight -= 1
-
-
-async def _ingest_slot(request: Request) -> AsyncIterator[None]:
-    limit: InFlightLimit = request.app.state.ingest_limit
-    with limit.slot():
-        yield
-
-
-IngestSlot = Depends(_ingest_slot)

@@ -26,7 +26,7 @@ from pydantic_core import from_json
 
 from app.auth import secret_matches
 from app.config import Settings
-from app.deps import DatabaseDep, SettingsDep
+from app.deps import IngestWriterDep, SettingsDep
 from app.exceptions import (
     BadRequest,
     CredentialsInvalid,
@@ -108,7 +108,7 @@ def _error(description: str) -> dict[str, Any]:
     openapi_extra=examples.firehose_request_body(),
 )
 async def receive_firehose(
-    request: Request, settings: SettingsDep, database: DatabaseDep
+    request: Request, settings: SettingsDep, writer: IngestWriterDep
 ) -> JSONResponse:
     """Take an Amazon Kinesis Data Firehose delivery of mParticle batches."""
     request_id = request.headers.get(REQUEST_ID_HEADER, "")
@@ -120,7 +120,7 @@ async def receive_firehose(
             )
             request_id = delivery.requestId or request_id
             batches = _batches(delivery.records)
-            summary = await accept_batches(batches, "firehose", settings, database)
+            summary = await accept_batches(batches, "firehose", settings, writer)
     except RecloopError as exc:
         log.warning(
             "ingest.firehose_refused",

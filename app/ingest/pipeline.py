@@ -1,5 +1,6 @@
 """Raw batches to a committed summary: every batch is validated before any is
-stored, then all are stored in one transaction (see service.py)."""
+stored, then all are stored in one transaction (see service.py), which
+concurrent requests share (writer.py)."""
 
 import time
 from collections import Counter
@@ -12,11 +13,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app import metrics
 from app.config import Settings
-from app.db import Database, is_transient
+from app.db import is_transient
 from app.exceptions import ServiceUnavailable
 from app.ingest.parsing import ParsedBatch, ParseOptions, parse_batch
 from app.ingest.schemas import IngestSummary
-from app.ingest.service import store_batches
+from app.ingest.service import IngestRequest
+from app.ingest.writer import IngestWriter
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +27,7 @@ async def accept_batches(
     raw_batches: Sequence[tuple[str, Any]],
     source: str,
     settings: Settings,
-    database: Database,
+    writer: IngestWriter,
 ) -> IngestSummary:
     """Parse (path, batch) pairs, then store them all or nothing.
 
@@ -37,9 +39,7 @@ async def accept_batches(
         recommendation_attribute=settings.recommendation_id_attribute,
     )
     parsed = [parse_batch(raw, options, path=path) for path, raw in raw_batches]
-    summary = await _store(
-        parsed, source, database, settings.attribution_window_seconds
-    )
+    summary = await _store(writer, IngestRequest(parsed, source))
     metrics.count_ingest(source, **summary.model_dump())
     log.debug(
         "ingest.batches_stored",
@@ -52,23 +52,15 @@ async def accept_batches(
     return summary
 
 
-async def _store(
-    parsed: list[ParsedBatch],
-    source: str,
-    database: Database,
-    attribution_window_seconds: float,
-) -> IngestSummary:
+async def _store(writer: IngestWriter, request: IngestRequest) -> IngestSummary:
     try:
-        async with database.write() as session:
-            return await store_batches(
-                session, parsed, source, attribution_window_seconds
-            )
+        return await writer.store(request)
     except PoolTimeout as exc:
-        raise _unavailable(source, exc) from None
+        raise _unavailable(request.source, exc) from None
     except (DBAPIError, OSError) as exc:
         if not is_transient(exc):
             raise
-        raise _unavailable(source, exc) from None
+        raise _unavailable(request.source, exc) from None
 
 
 def _unavailable(source: str, exc: Exception) -> ServiceUnavailable:

@@ -3,13 +3,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.deps import RecommenderDep, SettingsDep
+from app.deps import RecommenderDep, RecsAuth, SettingsDep
 from app.exceptions import NotFound, error_responses
 from app.items.schemas import SimilarItems
 from app.recs.endpoints import if_none_match
 from app.recs.schemas import RecommendedItem
 
-router = APIRouter(tags=["items"])
+# Product pages ask from the browser: the same token and CORS as user lists.
+router = APIRouter(tags=["recommendations"], dependencies=[RecsAuth])
 
 
 @router.get(

@@ -1,4 +1,6 @@
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import upsert
@@ -9,24 +11,55 @@ from app.recommenders.base import HistoryEvent
 # ones matter little and would make a heavy user's request slow.
 HISTORY_LIMIT = 200
 
+# What a recommender sees of each interaction, in HistoryEvent's order.
+HISTORY_COLUMNS = (
+    Interaction.item_id,
+    Interaction.event_type,
+    Interaction.occurred_at_ms,
+    Interaction.session_id,
+    Interaction.key,
+)
+
 
 async def user_history(
     session: AsyncSession, mpid: int, limit: int = HISTORY_LIMIT
 ) -> list[HistoryEvent]:
     """The user's interactions, most recent first."""
     result = await session.execute(
-        select(
-            Interaction.item_id,
-            Interaction.event_type,
-            Interaction.occurred_at_ms,
-            Interaction.session_id,
-            Interaction.key,
-        )
+        select(*HISTORY_COLUMNS)
         .where(Interaction.mpid == mpid)
         .order_by(Interaction.occurred_at_ms.desc(), Interaction.id.desc())
         .limit(limit)
     )
     return [HistoryEvent(*row) for row in result.all()]
+
+
+async def user_histories(
+    session: AsyncSession, mpids: Sequence[int], limit: int = HISTORY_LIMIT
+) -> dict[int, list[HistoryEvent]]:
+    """Several users' interactions, each most recent first, in one query."""
+    position = (
+        func.row_number()
+        .over(
+            partition_by=Interaction.mpid,
+            order_by=(Interaction.occurred_at_ms.desc(), Interaction.id.desc()),
+        )
+        .label("position")
+    )
+    ranked = (
+        select(*HISTORY_COLUMNS, Interaction.mpid, position)
+        .where(Interaction.mpid.in_(mpids))
+        .subquery()
+    )
+    result = await session.execute(
+        select(*(ranked.c[column.key] for column in HISTORY_COLUMNS), ranked.c.mpid)
+        .where(ranked.c.position <= limit)
+        .order_by(ranked.c.mpid, ranked.c.position)
+    )
+    histories: dict[int, list[HistoryEvent]] = {}
+    for *event, mpid in result.all():
+        histories.setdefault(mpid, []).append(HistoryEvent(*event))
+    return histories
 
 
 async def purchased_items(session: AsyncSession, mpid: int) -> set[str]:

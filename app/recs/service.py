@@ -1,6 +1,8 @@
 """Users' recommendations: computed by the recommender, cached one row per user."""
 
+import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +17,14 @@ from app.impact import repository as impact_repository
 from app.models import CachedRecommendation
 from app.models.base import utcnow
 from app.privacy.service import lock_user
-from app.recommenders.base import RecommendationList, Recommender, ScoredItem
+from app.recommenders.base import (
+    HistoryEvent,
+    RecommendationList,
+    Recommender,
+    ScoredItem,
+)
 from app.recs import repository
+from app.recs.cache import CachedList, CacheReader, SessionReader
 from app.worker import queue
 from app.worker.kinds import SYNC
 
@@ -38,16 +46,20 @@ class ServedList:
 
 class RecsService:
     def __init__(
-        self, database: Database, recommender: Recommender, settings: Settings
+        self,
+        database: Database,
+        recommender: Recommender,
+        settings: Settings,
+        cache: CacheReader | None = None,
     ) -> None:
         self._database = database
         self._recommender = recommender
         self._settings = settings
+        self._cache = cache or SessionReader(database)
 
     async def for_user(self, mpid: int, n: int) -> ServedList:
         """The cached list when it answers `n`; otherwise computed once."""
-        async with self._database.read() as session:
-            row = await repository.cached(session, mpid)
+        row = await self._cache.get(mpid)
         # The cache holds the top `recs_count`; a shorter cached list is all
         # there is to recommend, so it answers any n up to recs_count too.
         if row is not None and (n <= len(row.items) or n <= self._settings.recs_count):
@@ -72,32 +84,66 @@ class RecsService:
 
         Returns True when the list changed.
         """
+        outcome = (await self.refresh_many([mpid]))[mpid]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def refresh_many(self, mpids: Sequence[int]) -> dict[int, bool | Exception]:
+        """Refresh several users at once: one read of their histories, one write.
+
+        Per user: whether the list changed, or the error that kept it from
+        being computed (the others are refreshed all the same).
+        """
         async with self._database.read() as session:
-            history = await repository.user_history(session, mpid)
+            histories = await repository.user_histories(session, mpids)
+        computed = await asyncio.gather(
+            *(self._compute(mpid, histories.get(mpid, [])) for mpid in mpids),
+            return_exceptions=True,
+        )
+        outcomes: dict[int, bool | Exception] = {}
+        lists: dict[int, RecommendationList] = {}
+        for mpid, result in zip(mpids, computed, strict=True):
+            if isinstance(result, Exception):
+                outcomes[mpid] = result
+            elif isinstance(result, RecommendationList):
+                lists[mpid] = result
+        async with self._database.write() as session:
+            # In MPID order, like every other writer, so none deadlocks.
+            for mpid in sorted(lists):
+                outcomes[mpid] = await self._cache_refreshed(session, mpid, lists[mpid])
+        return outcomes
+
+    async def _compute(
+        self, mpid: int, history: Sequence[HistoryEvent]
+    ) -> RecommendationList:
         await self._recommender.record(mpid, history)
-        computed = await self._recommender.recommend(
+        return await self._recommender.recommend(
             mpid, history, self._settings.recs_count
         )
+
+    async def _cache_refreshed(
+        self, session: AsyncSession, mpid: int, computed: RecommendationList
+    ) -> bool:
         new_ids = [item.item_id for item in computed.items]
-        async with self._database.write() as session:
-            if not await _still_known(session, mpid):
-                return False
-            row = await repository.cached(session, mpid)
-            if row is not None and [item["item_id"] for item in row.items] == new_ids:
-                if self._settings.writeback_enabled and row.synced_item_ids != new_ids:
-                    # A list first cached on a cache miss, or one whose
-                    # write-back died, still reaches mParticle.
-                    await queue.enqueue(session, SYNC, [str(mpid)])
-                return False
-            values = _row(mpid, computed)
-            if row is None:
-                await repository.insert_if_absent(session, values)
-            else:
-                for name, value in values.items():
-                    setattr(row, name, value)
-            await _record_served(session, values)
-            if self._settings.writeback_enabled:
+        if not await _still_known(session, mpid):
+            return False
+        row = await repository.cached(session, mpid)
+        if row is not None and [item["item_id"] for item in row.items] == new_ids:
+            if self._settings.writeback_enabled and row.synced_item_ids != new_ids:
+                # A list first cached on a cache miss, or one whose
+                # write-back died, still reaches mParticle.
                 await queue.enqueue(session, SYNC, [str(mpid)])
+            return False
+        values = _row(mpid, computed)
+        if row is None:
+            await repository.insert_if_absent(session, values)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        await _record_served(session, values)
+        if self._settings.writeback_enabled:
+            await queue.enqueue(session, SYNC, [str(mpid)])
         log.debug(
             "recs.refreshed", mpid=str(mpid), source=computed.source, items=len(new_ids)
         )
@@ -138,7 +184,7 @@ async def _record_served(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-def _from_row(row: CachedRecommendation, n: int) -> ServedList:
+def _from_row(row: CachedRecommendation | CachedList, n: int) -> ServedList:
     items = [ScoredItem(**item) for item in row.items[:n]]
     return ServedList(
         row.mpid, items, row.recommendation_id, row.source, row.generated_at

@@ -1,7 +1,6 @@
 """What each kind of job does. A handler takes the jobs of its kind claimed
 together and returns, per job, None on success or the exception it failed with."""
 
-import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -33,13 +32,12 @@ class RefreshHandler:
         self._recs = recs
 
     async def __call__(self, jobs: Sequence[ClaimedJob]) -> Outcomes:
-        results = await asyncio.gather(
-            *(self._recs.refresh(int(job.key)) for job in jobs), return_exceptions=True
-        )
-        return {
-            job.id: (result if isinstance(result, Exception) else None)
-            for job, result in zip(jobs, results, strict=True)
-        }
+        outcomes = await self._recs.refresh_many([int(job.key) for job in jobs])
+        return {job.id: _error(outcomes[int(job.key)]) for job in jobs}
+
+
+def _error(outcome: bool | Exception) -> Exception | None:
+    return outcome if isinstance(outcome, Exception) else None
 
 
 class PersonalizeEventHandler:

@@ -3,9 +3,10 @@
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.models import CachedRecommendation, Job
+from app.recs.service import RecsService
 from tests.batches import outbound_batch, product_event
 
 pytestmark = pytest.mark.anyio
@@ -73,3 +74,52 @@ async def test_unknown_users_are_not_cached(start_app, database) -> None:
     served = await app.runtime.recs.for_user(424242, 5)
     assert served.source == "popular"
     assert await _cached_rows(database) == 0
+
+
+async def test_refreshing_many_users_reads_once_and_commits_once(start_app, database):
+    app = await _app_with_history(start_app)
+    commits: list[int] = []
+
+    def count(_connection) -> None:
+        commits.append(1)
+
+    event.listen(database.engine.sync_engine, "commit", count)
+    try:
+        outcomes = await app.runtime.recs.refresh_many(list(range(100, 106)))
+    finally:
+        event.remove(database.engine.sync_engine, "commit", count)
+
+    assert outcomes == dict.fromkeys(range(100, 106), True)
+    # One read transaction for the histories, one write for the lists.
+    assert len(commits) <= 2
+    assert await _cached_rows(database) == 6
+
+
+class FailingFor:
+    """The app's recommender, except that it fails for one user."""
+
+    def __init__(self, recommender, mpid: int) -> None:
+        self._recommender = recommender
+        self._mpid = mpid
+
+    def __getattr__(self, name):
+        return getattr(self._recommender, name)
+
+    async def recommend(self, mpid, history, n):
+        if mpid == self._mpid:
+            raise ConnectionError("recommender unreachable")
+        return await self._recommender.recommend(mpid, history, n)
+
+
+async def test_one_users_failure_leaves_the_others_refreshed(start_app, database):
+    app = await _app_with_history(start_app)
+    recs = RecsService(
+        database, FailingFor(app.runtime.recommender, 102), app.runtime.recs._settings
+    )
+
+    outcomes = await recs.refresh_many([101, 102, 103])
+
+    assert outcomes[101] is True
+    assert outcomes[103] is True
+    assert isinstance(outcomes[102], ConnectionError)
+    assert await _cached_rows(database) == 2
