@@ -1,12 +1,11 @@
 """The `recloop` command."""
 
 import asyncio
-import os
 import signal
 
 import click
-import uvicorn
 
+from app import serving
 from app.cli_settings import command_settings
 from app.config import Settings
 from app.evaluation.cli import evaluate_command
@@ -40,24 +39,21 @@ def migrate() -> None:
     "--worker/--no-worker",
     default=True,
     show_default=True,
-    help="Run the job worker in this process (off for API-only replicas).",
+    help="Run the job worker too (off for API-only replicas).",
 )
-def serve(host: str, port: int, worker: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API processes sharing the port (one per core); the job worker "
+    "still runs once.",
+)
+def serve(host: str, port: int, worker: bool, workers: int) -> None:
     """Apply migrations, then serve the API (and run the worker)."""
     settings = command_settings()
     upgrade_to_head(settings.database_url)
-    if not worker:
-        os.environ["RECLOOP_WORKER_ENABLED"] = "false"
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
-    )
+    serving.serve(host, port, workers=workers, run_worker=worker)
 
 
 @main.command("worker")
@@ -86,3 +82,7 @@ main.add_command(import_csv)
 main.add_command(evaluate_command, "evaluate")
 main.add_command(simulate)
 main.add_command(jobs)
+
+
+if __name__ == "__main__":
+    main()

@@ -93,3 +93,42 @@ async def _wait_for(probe, expected: int) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still {value}, expected {expected}")
         await asyncio.sleep(0.1)
+
+
+async def test_several_api_processes_share_one_job_worker(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    server = _server(database_url, tmp_path, "--workers", "2").start()
+    try:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, auth=INGEST_AUTH
+        ) as client:
+            for _ in range(4):
+                # A connection each, so the posts spread over the processes.
+                response = await client.post(
+                    "/webhooks/mparticle",
+                    json=_shoppers(),
+                    headers={"Connection": "close"},
+                )
+                assert response.status_code == 202
+            await _wait_for(lambda: _count(database, Job), 0)
+            metrics = (await client.get("/metrics")).text
+        assert await _count(database, CachedRecommendation) == 8
+    finally:
+        assert server.kill(signal.SIGTERM) in (0, -signal.SIGTERM)
+
+    log = server.log()
+    # Two API processes without a worker, one job worker process.
+    assert log.count("worker=False") == 2
+    assert log.count("worker=True") == 1
+    assert log.count("worker.started") == 1
+    assert log.count("runtime.stopped") == 3
+    # Any API process answers /metrics for all of them, whichever took a post.
+    posts = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("recloop_http_requests_total{")
+        and 'route="/webhooks/mparticle"' in line
+        and 'status="202"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in posts) == 4
