@@ -42,14 +42,18 @@ async def enqueue(session: AsyncSession, kind: str, keys: Iterable[str]) -> None
     rows = [_new_job(kind, key, now) for key in sorted(set(keys))]
     if not rows:
         return
-    statement = upsert(session, Job).values(rows)
-    statement = statement.on_conflict_do_update(
+    table = Job.__table__
+    insert = upsert(session, table)
+    statement = insert.on_conflict_do_update(
         index_elements=["kind", "key"],
         index_where=LIVE_JOB,
-        set_={"rerun": True, "updated_at": now},
-        where=Job.status == JobStatus.running,
+        set_={"rerun": True, "updated_at": insert.excluded.updated_at},
+        where=table.c.status == JobStatus.running,
     )
-    await session.execute(statement)
+    # One statement run for every row (executemany), on the session's
+    # connection as plain Core: compiled once, however many keys there are.
+    connection = await session.connection()
+    await connection.execute(statement, rows)
 
 
 def _new_job(kind: str, key: str, now: datetime) -> dict[str, object]:
