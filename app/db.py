@@ -4,8 +4,10 @@ Users give plain URLs (``sqlite:///recloop.db``, ``postgresql://u@h/db``);
 recloop picks the async driver itself so the same URL also works for psql.
 """
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -106,6 +108,11 @@ class Database:
     take the write lock at BEGIN (``BEGIN IMMEDIATE``) and queue on the busy
     timeout instead; reads stay deferred so they never wait for writers.
     PostgreSQL needs neither and both paths are the same there.
+
+    On SQLite, writers of one process also queue on an asyncio lock before
+    BEGIN: SQLite's busy handler waits by sleeping (up to 100 ms a turn), so
+    a commit that finds the lock taken would sleep long past its release.
+    The busy timeout is then only for writers in other processes.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -113,6 +120,10 @@ class Database:
         writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self._readers = async_sessionmaker(engine, expire_on_commit=False)
         self._writers = async_sessionmaker(writer, expire_on_commit=False)
+        # One lock per event loop: a lock belongs to the loop it first waits on.
+        self._write_locks: (
+            weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] | None
+        ) = None if engine.dialect.name == "postgresql" else weakref.WeakKeyDictionary()
 
     @classmethod
     def from_url(cls, database_url: str, **kwargs: Any) -> "Database":
@@ -130,7 +141,13 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on any error."""
-        async with self._writers() as session, session.begin():
+        async with AsyncExitStack() as stack:
+            if self._write_locks is not None:
+                loop = asyncio.get_running_loop()
+                lock = self._write_locks.setdefault(loop, asyncio.Lock())
+                await stack.enter_async_context(lock)
+            session = await stack.enter_async_context(self._writers())
+            await stack.enter_async_context(session.begin())
             yield session
 
     async def dispose(self) -> None:

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.db import Database, UnsupportedDatabase, async_url, chunks, is_transient
@@ -72,6 +72,43 @@ async def test_concurrent_writers_queue_instead_of_failing(database: Database) -
     await asyncio.gather(*(write(mpid) for mpid in range(20)))
     async with database.read() as session:
         assert await session.scalar(text("SELECT count(*) FROM recommendations")) == 20
+
+
+async def test_sqlite_writers_of_one_process_queue_without_the_busy_timeout(
+    database_url: str,
+) -> None:
+    """With no busy timeout at all, a writer that found SQLite's lock taken
+    would fail at once: the process's own writers must wait their turn first."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    database = Database.from_url(database_url)
+
+    def no_busy_timeout(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    event.listen(database.engine.sync_engine, "connect", no_busy_timeout)
+    try:
+        async with database.write() as session:
+            await session.execute(text("DELETE FROM recommendations"))
+
+        async def write(mpid: int) -> None:
+            async with database.write() as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO recommendations (mpid, items, "
+                        "recommendation_id, source, generated_at) VALUES "
+                        "(:mpid, '[]', 'r', 'popular', CURRENT_TIMESTAMP)"
+                    ),
+                    {"mpid": mpid},
+                )
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(write(mpid) for mpid in range(10)))
+        async with database.read() as session:
+            count = await session.scalar(text("SELECT count(*) FROM recommendations"))
+        assert count == 10
+    finally:
+        await database.dispose()
 
 
 class _PgError(Exception):
