@@ -9,7 +9,9 @@ figure with its ratio to the bare app's ceiling, and removes what it made.
 
 import argparse
 import asyncio
+import itertools
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -33,6 +35,8 @@ from harness import (  # type: ignore[import-not-found]
 SEEDED_USERS = 2000
 CATALOG_ITEMS = 2000
 FRESHNESS_PROBES = 60
+# Each wrk run of post_batches.lua gets its own number, so ids never repeat.
+_RUNS = itertools.count(1)
 
 
 @dataclass
@@ -90,6 +94,7 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
         ).start()
         try:
             one = _post(options, server.url, "/webhooks/mparticle", events=1)
+            _settle(server.url)
             report.add(
                 "ingest, 1-event batches (batches/s)",
                 _rate(one),
@@ -97,6 +102,8 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
             )
             report.add("  latency p50 / p99 (ms)", _latency(one))
             ten = _post(options, server.url, "/webhooks/mparticle", events=10)
+            _settle(server.url)
+            _check_no_duplicates(server.url)
             report.add(
                 "ingest, 10-event batches (events/s)", f"{ten.per_second * 10:,.0f}"
             )
@@ -136,6 +143,7 @@ def _post(options: Options, url: str, path: str, events: int) -> LoadResult:
         "BENCH_PATH": path,
         "BENCH_EVENTS": str(events),
         "BENCH_ITEMS": str(CATALOG_ITEMS),
+        "BENCH_RUN": str(next(_RUNS)),
     }
     return wrk(
         url,
@@ -153,8 +161,7 @@ async def _seed(url: str, database: ScratchDatabase) -> None:
     async with httpx.AsyncClient(base_url=url, auth=INGEST_AUTH, timeout=30) as client:
         for start in range(0, SEEDED_USERS, 100):
             batches = [_history(mpid) for mpid in range(start + 1, start + 101)]
-            response = await client.post("/v2/bulkevents", json=batches)
-            response.raise_for_status()
+            await _post_accepted(client, "/v2/bulkevents", batches)
         for mpid in range(1, SEEDED_USERS + 1):
             # A first GET caches the list if the worker has not yet.
             (await client.get(f"/users/{mpid}/recs")).raise_for_status()
@@ -166,6 +173,17 @@ async def _seed(url: str, database: ScratchDatabase) -> None:
             return
         await asyncio.sleep(0.5)
     raise SystemExit("the job queue did not drain within 5 minutes")
+
+
+async def _post_accepted(client: httpx.AsyncClient, path: str, body: object) -> None:
+    """Post until accepted, waiting out 429s as mParticle's senders do."""
+    for _ in range(30):
+        response = await client.post(path, json=body)
+        if response.status_code != 429:
+            response.raise_for_status()
+            return
+        await asyncio.sleep(int(response.headers["Retry-After"]))
+    raise SystemExit(f"{path} answered 429 thirty times in a row")
 
 
 def _history(mpid: int) -> dict:
@@ -209,6 +227,7 @@ def _background(
         "BENCH_ITEMS": str(CATALOG_ITEMS),
         # Background users start past the probed ones.
         "BENCH_USERS": str(SEEDED_USERS * 5),
+        "BENCH_RUN": str(next(_RUNS)),
     }
     script = str(Path(__file__).parent / "post_batches.lua")
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "-s", script]
@@ -255,6 +274,20 @@ def _soak(options: Options, server: Server, max_rate: float, report: Report) -> 
         f"{warm[0]:,.0f} / {samples[-1][1]:,.0f} / {max(mb for _, mb in samples):,.0f}",
         _ratio(samples[-1][1], warm[0]),
     )
+
+
+def _settle(url: str, seconds: float = 2) -> None:
+    """Let requests that wrk abandoned at the end of a run finish first."""
+    time.sleep(seconds)
+
+
+def _check_no_duplicates(url: str) -> None:
+    """The loads must have sent only fresh ids, or they measured the cheap path."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    counted = re.findall(r"^recloop_ingest_duplicates_total\{.*\} (\S+)$", text, re.M)
+    duplicates = sum(float(value) for value in counted)
+    if duplicates:
+        raise SystemExit(f"the load sent {duplicates:.0f} duplicate batches or events")
 
 
 def _check_errors(*results: LoadResult) -> None:
