@@ -48,12 +48,17 @@ def check_bearer(request: Request, token: SecretStr, realm: str) -> None:
         raise CredentialsMissing(
             "Authorization header is missing", realm=realm, scheme="Bearer"
         )
+    if not bearer_matches(header, token):
+        raise CredentialsInvalid("Credentials are invalid")
+
+
+def bearer_matches(header: str, token: SecretStr) -> bool:
+    """Whether an Authorization header value is `Bearer <token>`."""
     scheme, _, given = header.partition(" ")
     # The comparison runs whatever the scheme, so a wrong scheme takes as
     # long to refuse as a wrong token.
     token_ok = secret_matches(given.strip(), token)
-    if scheme.lower() != "bearer" or not token_ok:
-        raise CredentialsInvalid("Credentials are invalid")
+    return scheme.lower() == "bearer" and token_ok
 
 
 def secret_matches(given: str, expected: SecretStr) -> bool:

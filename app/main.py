@@ -24,6 +24,7 @@ from app.logging import configure_logging
 from app.metrics import RequestMetrics
 from app.privacy.endpoints import router as privacy_router
 from app.recs.endpoints import router as recs_router
+from app.recs.fast_path import CachedRecsFastPath
 from app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(admin_router)
     app.include_router(privacy_router)
+    # Inside CORS and the request metrics, so both apply to what it answers.
+    app.add_middleware(CachedRecsFastPath)
     if settings.cors_origins:
         app.add_middleware(RecommendationCORS, origins=settings.cors_origins)
     app.add_middleware(RequestMetrics)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
+from pydantic_core import from_json
 from sqlalchemy.engine import make_url
 
 from app.db import Database, async_url
@@ -94,7 +95,7 @@ class SqliteReader:
         items, recommendation_id, source, generated_at = row
         # SQLAlchemy stores the UTC time without its zone on SQLite.
         generated = datetime.fromisoformat(generated_at).replace(tzinfo=UTC)
-        return CachedList(mpid, json.loads(items), recommendation_id, source, generated)
+        return CachedList(mpid, from_json(items), recommendation_id, source, generated)
 
     def _connect(self) -> sqlite3.Connection:
         # Opened on first use: the schema is migrated by then.

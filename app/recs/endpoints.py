@@ -7,13 +7,15 @@ from pydantic_core import to_json
 from app.deps import require_recs_token
 from app.exceptions import ValueOutOfRange, error_responses
 from app.ingest.schemas import INT64_MAX, INT64_MIN, MpId
-from app.metrics import RECS_SERVED
+from app.metrics import RECS_SERVED, child
 from app.recs.schemas import UserRecommendations
+from app.recs.service import ServedList
 
 router = APIRouter(tags=["recommendations"])
 
 _MPID = TypeAdapter(MpId)
 MAX_N = 100
+DEFAULT_N = 5
 
 # The path segment as documented: an integer within signed 64 bits. Other
 # text is answered with a 422 naming it.
@@ -57,7 +59,12 @@ RECS_PARAMETERS = [
         "in": "query",
         "required": False,
         "description": "How many items.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 5},
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_N,
+            "default": DEFAULT_N,
+        },
     },
 ]
 
@@ -81,27 +88,48 @@ async def get_user_recommendations(request: Request) -> Response:
     # resolution and its response validation cost more than the cached read
     # itself, so the route reads its parameters, takes what it needs from the
     # app state and writes its own JSON.
+    # (`app.recs.fast_path` answers cache hits before this route is reached.)
     await require_recs_token(request)
     mpid = parse_mpid_or_raise(request.path_params["mpid"])
-    n = _n_or_raise(request.query_params.get("n", "5"))
+    n = _n_or_raise(request.query_params.get("n", str(DEFAULT_N)))
     state = request.app.state
     served = await state.recs.for_user(mpid, n)
-    RECS_SERVED.labels(served.source).inc()
+    status_code, headers, body = render_recs(
+        served,
+        n,
+        state.settings.recs_max_age_seconds,
+        request.headers.get("if-none-match", ""),
+    )
+    response = Response(body, status_code)
+    response.raw_headers = headers
+    return response
+
+
+def render_recs(
+    served: ServedList, n: int, max_age_seconds: int, if_none_match: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, raw headers and body answering GET /users/{mpid}/recs: the
+    list, or 304 when the app has it. The route and the fast path send it."""
+    child(RECS_SERVED, served.source).inc()
     etag = f'"{served.recommendation_id}-{n}"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"max-age={state.settings.recs_max_age_seconds}",
-    }
-    if etag in if_none_match(request):
-        return Response(status_code=304, headers=headers)
-    body = {
-        "mpid": str(served.mpid),
-        "items": [{"item_id": i.item_id, "score": i.score} for i in served.items],
-        "recommendation_id": served.recommendation_id,
-        "source": served.source,
-        "generated_at": served.generated_at,
-    }
-    return Response(to_json(body), media_type="application/json", headers=headers)
+    headers = [
+        (b"etag", etag.encode()),
+        (b"cache-control", b"max-age=%d" % max_age_seconds),
+    ]
+    if etag in entity_tags(if_none_match):
+        return 304, headers, b""
+    body = to_json(
+        {
+            "mpid": str(served.mpid),
+            "items": [{"item_id": i.item_id, "score": i.score} for i in served.items],
+            "recommendation_id": served.recommendation_id,
+            "source": served.source,
+            "generated_at": served.generated_at,
+        }
+    )
+    headers.append((b"content-length", b"%d" % len(body)))
+    headers.append((b"content-type", b"application/json"))
+    return 200, headers, body
 
 
 def _n_or_raise(value: str) -> int:
@@ -112,6 +140,10 @@ def _n_or_raise(value: str) -> int:
 
 
 def if_none_match(request: Request) -> set[str]:
-    """The entity tags of an If-None-Match header, weak ones compared as strong."""
-    header = request.headers.get("if-none-match", "")
+    """The entity tags of the request's If-None-Match header."""
+    return entity_tags(request.headers.get("if-none-match", ""))
+
+
+def entity_tags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match value, weak ones compared as strong."""
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

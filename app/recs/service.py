@@ -57,15 +57,21 @@ class RecsService:
         self._settings = settings
         self._cache = cache or SessionReader(database)
 
+    async def cached(self, mpid: int, n: int) -> ServedList | None:
+        """The cached list when it answers `n`, else None (nothing counted)."""
+        row = await self._cache.get(mpid)
+        if row is None or not self._answers(row, n):
+            return None
+        metrics.child(metrics.RECS_CACHE_LOOKUPS, "hit").inc()
+        return _from_row(row, n)
+
     async def for_user(self, mpid: int, n: int) -> ServedList:
         """The cached list when it answers `n`; otherwise computed once."""
         row = await self._cache.get(mpid)
-        # The cache holds the top `recs_count`; a shorter cached list is all
-        # there is to recommend, so it answers any n up to recs_count too.
-        if row is not None and (n <= len(row.items) or n <= self._settings.recs_count):
-            metrics.RECS_CACHE_LOOKUPS.labels("hit").inc()
+        if row is not None and self._answers(row, n):
+            metrics.child(metrics.RECS_CACHE_LOOKUPS, "hit").inc()
             return _from_row(row, n)
-        metrics.RECS_CACHE_LOOKUPS.labels("miss").inc()
+        metrics.child(metrics.RECS_CACHE_LOOKUPS, "miss").inc()
         async with self._database.read() as session:
             history = await repository.user_history(session, mpid)
         if not history:
@@ -78,6 +84,11 @@ class RecsService:
         if cached is None:
             return _uncached(mpid, computed, n)
         return _from_row(cached, n)
+
+    def _answers(self, row: CachedList, n: int) -> bool:
+        # The cache holds the top `recs_count`; a shorter cached list is all
+        # there is to recommend, so it answers any n up to recs_count too.
+        return n <= len(row.items) or n <= self._settings.recs_count
 
     async def refresh(self, mpid: int) -> bool:
         """Record the user's new interactions, recompute their list and cache it.
