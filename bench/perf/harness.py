@@ -119,13 +119,21 @@ def bare_server(workdir: Path, cpu_list: str | None, workers: int) -> Server:
 
 
 def recloop_server(
-    workdir: Path, database_url: str, cpu_list: str | None, workers: int, **env: str
+    workdir: Path,
+    database_url: str,
+    cpu_list: str | None,
+    workers: int,
+    *,
+    job_worker: bool = True,
+    **env: str,
 ) -> Server:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     command = [str(VENV_BIN / "recloop"), "serve", "--port", str(port)]
     if workers > 1:
         command += ["--workers", str(workers)]
+    if not job_worker:
+        command.append("--no-worker")
     settings = {
         "RECLOOP_DATABASE_URL": database_url,
         "RECLOOP_INGEST_KEY": "bench-key",

@@ -89,25 +89,49 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
     report = Report()
     print(f"\n== recloop on {kind}", flush=True)
     with ScratchDatabase(kind, options.postgres_url) as database:
-        server = recloop_server(
-            options.log_dir / kind, database.url, options.server_cpus, options.workers
+        # The API process alone, as deployed for scale (`serve --no-worker`
+        # beside `recloop worker`): the durable commit, job enqueue included.
+        api = recloop_server(
+            options.log_dir / kind,
+            database.url,
+            options.server_cpus,
+            options.workers,
+            job_worker=False,
         ).start()
         try:
-            one = _post(options, server.url, "/webhooks/mparticle", events=1)
-            _settle(server.url)
+            one = _post(options, api.url, "/webhooks/mparticle", events=1)
             report.add(
                 "ingest, 1-event batches (batches/s)",
                 _rate(one),
                 _ratio(one.per_second, bare_post.per_second),
             )
             report.add("  latency p50 / p99 (ms)", _latency(one))
-            ten = _post(options, server.url, "/webhooks/mparticle", events=10)
-            _settle(server.url)
-            _check_no_duplicates(server.url)
+            _settle(api.url)
+            ten = _post(options, api.url, "/webhooks/mparticle", events=10)
             report.add(
                 "ingest, 10-event batches (events/s)", f"{ten.per_second * 10:,.0f}"
             )
             report.add("  latency p50 / p99 (ms)", _latency(ten))
+            _settle(api.url)
+            _check_no_duplicates(api.url)
+            _check_errors(api.url, one=one, ten=ten)
+        finally:
+            api.stop()
+
+        # The default single process: the job worker shares its core.
+        server = recloop_server(
+            options.log_dir / kind, database.url, options.server_cpus, options.workers
+        ).start()
+        try:
+            asyncio.run(_drained(database))
+            shared = _post(options, server.url, "/webhooks/mparticle", events=1)
+            report.add(
+                "ingest, 1-event, job worker in the same process",
+                _rate(shared),
+                _ratio(shared.per_second, bare_post.per_second),
+            )
+            report.add("  latency p50 / p99 (ms)", _latency(shared))
+            _settle(server.url)
 
             asyncio.run(_seed(server.url, database))
             get = wrk(
@@ -125,14 +149,16 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
             )
             report.add("  latency p50 / p99 (ms)", _latency(get))
 
-            p50, p95 = _freshness(server, one.per_second / 2)
+            # At half the rate this process sustains with its worker.
+            p50, p95 = _freshness(server, shared.per_second / 2)
             report.add(
-                f"freshness at {one.per_second / 2:,.0f} batches/s, p50 / p95 (ms)",
+                f"freshness at {shared.per_second / 2:,.0f} batches/s, p50 / p95 (ms)",
                 f"{p50:,.0f} / {p95:,.0f}",
             )
             if options.soak_seconds > 0:
-                _soak(options, server, one.per_second, report)
-            _check_errors(one, ten, get)
+                _soak(options, server, shared.per_second, report)
+            _check_no_duplicates(server.url)
+            _check_errors(server.url, shared=shared, get=get)
         finally:
             server.stop()
     return report
@@ -165,14 +191,18 @@ async def _seed(url: str, database: ScratchDatabase) -> None:
         for mpid in range(1, SEEDED_USERS + 1):
             # A first GET caches the list if the worker has not yet.
             (await client.get(f"/users/{mpid}/recs")).raise_for_status()
-    # Measure cache hits with the queue drained: the worker shares the CPU.
-    for _ in range(600):
+    await _drained(database)
+
+
+async def _drained(database: ScratchDatabase) -> None:
+    """Wait until the worker has run every job: it shares the server's CPU."""
+    for _ in range(1200):
         if not await database.fetchval(
             "SELECT count(*) FROM jobs WHERE status <> 'dead'"
         ):
             return
         await asyncio.sleep(0.5)
-    raise SystemExit("the job queue did not drain within 5 minutes")
+    raise SystemExit("the job queue did not drain within 10 minutes")
 
 
 async def _post_accepted(client: httpx.AsyncClient, path: str, body: object) -> None:
@@ -290,10 +320,16 @@ def _check_no_duplicates(url: str) -> None:
         raise SystemExit(f"the load sent {duplicates:.0f} duplicate batches or events")
 
 
-def _check_errors(*results: LoadResult) -> None:
-    failed = [result for result in results if result.errors]
+def _check_errors(url: str, **results: LoadResult) -> None:
+    failed = {name: result.errors for name, result in results.items() if result.errors}
     if failed:
-        raise SystemExit(f"errors during the run: {[r.errors for r in failed]}")
+        statuses = [
+            line
+            for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+            if line.startswith("recloop_http_requests_total{")
+            and 'status="2' not in line
+        ]
+        raise SystemExit(f"errors during the run: {failed}; server counted {statuses}")
 
 
 def _rate(result: LoadResult) -> str:
