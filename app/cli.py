@@ -37,9 +37,9 @@ def migrate() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option(
     "--worker/--no-worker",
-    default=True,
-    show_default=True,
-    help="Run the job worker too (off for API-only replicas).",
+    default=None,
+    help="Run the job worker too (off for API-only replicas). "
+    "[default: RECLOOP_WORKER_ENABLED, which is true]",
 )
 @click.option(
     "--workers",
@@ -49,11 +49,12 @@ def migrate() -> None:
     help="API processes sharing the port (one per core); the job worker "
     "still runs once.",
 )
-def serve(host: str, port: int, worker: bool, workers: int) -> None:
+def serve(host: str, port: int, worker: bool | None, workers: int) -> None:
     """Apply migrations, then serve the API (and run the worker)."""
     settings = command_settings()
     upgrade_to_head(settings.database_url)
-    serving.serve(host, port, workers=workers, run_worker=worker)
+    run_worker = settings.worker_enabled if worker is None else worker
+    serving.serve(host, port, workers=workers, run_worker=run_worker)
 
 
 @main.command("worker")

@@ -22,13 +22,16 @@ CATALOG = [f"SKU-{n}" for n in range(20)]
 WAIT_SECONDS = 30.0
 
 
-def _server(database_url: str, tmp_path: Path, *args: str) -> ServerProcess:
+def _server(
+    database_url: str, tmp_path: Path, *args: str, **settings: str
+) -> ServerProcess:
     env = {
         "RECLOOP_DATABASE_URL": database_url,
         "RECLOOP_INGEST_KEY": INGEST_AUTH[0],
         "RECLOOP_INGEST_SECRET": INGEST_AUTH[1],
         "RECLOOP_RETRAIN_MIN_INTERVAL_SECONDS": "0.2",
         "RECLOOP_WORKER_POLL_SECONDS": "0.05",
+        **settings,
     }
     return ServerProcess(env, tmp_path / "serve.log", *args)
 
@@ -132,3 +135,26 @@ async def test_several_api_processes_share_one_job_worker(
         and 'status="202"' in line
     ]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in posts) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "worker_runs"),
+    [
+        ((), "false", False),
+        (("--worker",), "false", True),
+        (("--no-worker",), "true", False),
+        ((), "true", True),
+    ],
+)
+async def test_the_worker_setting_decides_unless_a_flag_overrides_it(
+    database: Database, database_url: str, tmp_path: Path, args, setting, worker_runs
+) -> None:
+    server = _server(
+        database_url, tmp_path, *args, RECLOOP_WORKER_ENABLED=setting
+    ).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        server.stop()
+    assert ("worker.started" in server.log()) is worker_runs
