@@ -1,6 +1,7 @@
 """`recloop simulate`: realistic shoppers as mParticle batches, files or live."""
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -119,3 +120,9 @@ def _post(
         f"posted {summary.requests} requests: {summary.batches} batches, "
         f"{summary.interactions} interactions, {summary.duplicates} duplicates"
     )
+    busiest = Counter(event.mpid for event in simulation.events).most_common(1)
+    if busiest:
+        click.echo(
+            "the busiest shopper's recommendations: "
+            f"curl -s {url.rstrip('/')}/users/{busiest[0][0]}/recs"
+        )
