@@ -139,9 +139,14 @@ def _render(
     )
 
 
+def error_response(exc: RecloopError) -> JSONResponse:
+    """The documented answer to a recloop error, in mParticle's error shape."""
+    return _render(exc.status_code, exc.code, [exc.message], exc.headers)
+
+
 async def _recloop_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecloopError)
-    return _render(exc.status_code, exc.code, [exc.message], exc.headers)
+    return error_response(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

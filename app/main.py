@@ -17,6 +17,7 @@ from app.health.metrics import router as metrics_router
 from app.impact.endpoints import router as impact_router
 from app.ingest.admission import InFlightLimit
 from app.ingest.endpoints import router as ingest_router
+from app.ingest.fast_path import IngestFastPath
 from app.ingest.firehose import router as firehose_router
 from app.ingest.schemas import Batch, CommerceEventData
 from app.items.endpoints import router as items_router
@@ -79,8 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(admin_router)
     app.include_router(privacy_router)
-    # Inside CORS and the request metrics, so both apply to what it answers.
+    # Inside CORS and the request metrics, so both apply to what they answer.
     app.add_middleware(CachedRecsFastPath)
+    app.add_middleware(IngestFastPath)
     if settings.cors_origins:
         app.add_middleware(RecommendationCORS, origins=settings.cors_origins)
     app.add_middleware(RequestMetrics)
