@@ -1,4 +1,6 @@
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,26 +12,21 @@ from app.models import Interaction, ServedRecommendation
 OUTCOMES = {"clicked": CLICKS, "carted": CARTS, "purchased": PURCHASES}
 
 
-async def record_served(
-    session: AsyncSession,
-    recommendation_id: str,
-    mpid: int,
-    item_ids: list[str],
-    source: str,
-    generated_at: datetime,
+async def record_served_many(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Keep a generated list for attribution; a list id is recorded once."""
-    await session.execute(
-        upsert(session, ServedRecommendation)
-        .values(
-            recommendation_id=recommendation_id,
-            mpid=mpid,
-            item_ids=item_ids,
-            source=source,
-            generated_at=generated_at,
-        )
-        .on_conflict_do_nothing(index_elements=["recommendation_id"])
+    """Keep generated lists for attribution; a list id is recorded once.
+
+    Each row: recommendation_id, mpid, item_ids, source, generated_at.
+    """
+    if not rows:
+        return
+    table = ServedRecommendation.__table__
+    statement = upsert(session, table).on_conflict_do_nothing(
+        index_elements=["recommendation_id"]
     )
+    connection = await session.connection()
+    await connection.execute(statement, list(rows))
 
 
 def _day(session: AsyncSession, column):

@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,8 +79,54 @@ async def has_interactions(session: AsyncSession, mpid: int) -> bool:
     return found is not None
 
 
+async def users_with_interactions(
+    session: AsyncSession, mpids: Sequence[int]
+) -> set[int]:
+    result = await session.scalars(
+        select(Interaction.mpid).where(Interaction.mpid.in_(mpids)).distinct()
+    )
+    return set(result)
+
+
 async def cached(session: AsyncSession, mpid: int) -> CachedRecommendation | None:
     return await session.get(CachedRecommendation, mpid)
+
+
+async def cached_item_ids(
+    session: AsyncSession, mpids: Sequence[int]
+) -> dict[int, tuple[list[str], list[str] | None]]:
+    """Per cached user: the list's item ids, and those last written back."""
+    table = CachedRecommendation
+    result = await session.execute(
+        select(table.mpid, table.items, table.synced_item_ids).where(
+            table.mpid.in_(mpids)
+        )
+    )
+    return {
+        mpid: ([item["item_id"] for item in items], synced)
+        for mpid, items, synced in result
+    }
+
+
+async def replace_lists(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Cache these users' new lists, replacing what was cached.
+
+    Each row: mpid, items, recommendation_id, source, generated_at; what was
+    last written back (`synced_*`) stays as it was.
+    """
+    if not rows:
+        return
+    table = CachedRecommendation.__table__
+    insert = upsert(session, table)
+    statement = insert.on_conflict_do_update(
+        index_elements=["mpid"],
+        set_={
+            name: insert.excluded[name]
+            for name in ("items", "recommendation_id", "source", "generated_at")
+        },
+    )
+    connection = await session.connection()
+    await connection.execute(statement, list(rows))
 
 
 async def insert_if_absent(session: AsyncSession, row: dict[str, object]) -> None:

@@ -16,7 +16,7 @@ from app.db import Database
 from app.impact import repository as impact_repository
 from app.models import CachedRecommendation
 from app.models.base import utcnow
-from app.privacy.service import lock_user
+from app.privacy.service import lock_user, lock_users
 from app.recommenders.base import (
     HistoryEvent,
     RecommendationList,
@@ -120,9 +120,7 @@ class RecsService:
             elif isinstance(result, RecommendationList):
                 lists[mpid] = result
         async with self._database.write() as session:
-            # In MPID order, like every other writer, so none deadlocks.
-            for mpid in sorted(lists):
-                outcomes[mpid] = await self._cache_refreshed(session, mpid, lists[mpid])
+            outcomes.update(await self._cache_refreshed(session, lists))
         return outcomes
 
     async def _compute(
@@ -134,31 +132,35 @@ class RecsService:
         )
 
     async def _cache_refreshed(
-        self, session: AsyncSession, mpid: int, computed: RecommendationList
-    ) -> bool:
-        new_ids = [item.item_id for item in computed.items]
-        if not await _still_known(session, mpid):
-            return False
-        row = await repository.cached(session, mpid)
-        if row is not None and [item["item_id"] for item in row.items] == new_ids:
-            if self._settings.writeback_enabled and row.synced_item_ids != new_ids:
+        self, session: AsyncSession, lists: dict[int, RecommendationList]
+    ) -> dict[int, bool]:
+        """Cache the lists that changed, a few statements for all of them;
+        per user, whether the list changed."""
+        # In MPID order, like every other writer, so none deadlocks.
+        mpids = sorted(lists)
+        await lock_users(session, mpids)
+        # A user erased after their history was read gets no list from it.
+        known = await repository.users_with_interactions(session, mpids)
+        cached = await repository.cached_item_ids(session, mpids)
+        changed: dict[int, bool] = {}
+        rows: list[dict[str, Any]] = []
+        sync: list[str] = []
+        for mpid in mpids:
+            new_ids = [item.item_id for item in lists[mpid].items]
+            changed[mpid] = mpid in known and cached.get(mpid, (None,))[0] != new_ids
+            if changed[mpid]:
+                rows.append(_row(mpid, lists[mpid]))
+                sync.append(str(mpid))
+            elif mpid in known and cached[mpid][1] != new_ids:
                 # A list first cached on a cache miss, or one whose
                 # write-back died, still reaches mParticle.
-                await queue.enqueue(session, SYNC, [str(mpid)])
-            return False
-        values = _row(mpid, computed)
-        if row is None:
-            await repository.insert_if_absent(session, values)
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-        await _record_served(session, values)
+                sync.append(str(mpid))
+        await repository.replace_lists(session, rows)
+        await impact_repository.record_served_many(session, [_served(r) for r in rows])
         if self._settings.writeback_enabled:
-            await queue.enqueue(session, SYNC, [str(mpid)])
-        log.debug(
-            "recs.refreshed", mpid=str(mpid), source=computed.source, items=len(new_ids)
-        )
-        return True
+            await queue.enqueue(session, SYNC, sync)
+        log.debug("recs.refreshed", users=len(mpids), changed=len(rows))
+        return changed
 
     async def _cache_computed(
         self, mpid: int, computed: RecommendationList
@@ -185,14 +187,18 @@ async def _still_known(session: AsyncSession, mpid: int) -> bool:
 async def _record_served(session: AsyncSession, values: dict[str, Any]) -> None:
     # Recorded when generated, in the transaction that caches the list, so
     # serving a cached list stays a single read with no write.
-    await impact_repository.record_served(
-        session,
-        recommendation_id=values["recommendation_id"],
-        mpid=values["mpid"],
-        item_ids=[item["item_id"] for item in values["items"]],
-        source=values["source"],
-        generated_at=values["generated_at"],
-    )
+    await impact_repository.record_served_many(session, [_served(values)])
+
+
+def _served(values: dict[str, Any]) -> dict[str, Any]:
+    """The served_recommendations row of a cached list's row."""
+    return {
+        "recommendation_id": values["recommendation_id"],
+        "mpid": values["mpid"],
+        "item_ids": [item["item_id"] for item in values["items"]],
+        "source": values["source"],
+        "generated_at": values["generated_at"],
+    }
 
 
 def _from_row(row: CachedRecommendation | CachedList, n: int) -> ServedList:

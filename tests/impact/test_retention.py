@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.impact.repository import record_served
+from app.impact.repository import record_served_many
 from app.impact.retention import prune_served
 from app.models import ServedRecommendation
 from app.models.base import utcnow
@@ -14,10 +14,19 @@ pytestmark = pytest.mark.anyio
 async def test_lists_past_the_retention_are_deleted_and_recent_ones_kept(database):
     now = utcnow()
     async with database.write() as session:
-        for rid, age_days in (("old", 91), ("recent", 89), ("today", 0)):
-            await record_served(
-                session, rid, 1, ["A"], "embedded", now - timedelta(days=age_days)
-            )
+        await record_served_many(
+            session,
+            [
+                {
+                    "recommendation_id": rid,
+                    "mpid": 1,
+                    "item_ids": ["A"],
+                    "source": "embedded",
+                    "generated_at": now - timedelta(days=age_days),
+                }
+                for rid, age_days in (("old", 91), ("recent", 89), ("today", 0))
+            ],
+        )
 
     assert await prune_served(database, retention_days=90) == 1
 
