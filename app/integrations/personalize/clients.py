@@ -11,15 +11,14 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from app.config import Settings
 from app.integrations.personalize.errors import translate
-
-T = TypeVar("T")
+from app.worker.queue import Backoff
 
 EVENTS = "personalize-events"
 RUNTIME = "personalize-runtime"
@@ -67,25 +66,34 @@ class AsyncClient:
 
     boto3 blocks; running its calls off the event loop, in a pool sized like
     the client's connection pool, keeps requests and other jobs moving while
-    Personalize answers slowly.
+    Personalize answers slowly. Failures are translated into recloop's
+    errors; an outage carries a pause from the client's `Backoff`, shared by
+    every call it makes.
     """
 
-    def __init__(self, client: Any, max_concurrency: int, name: str) -> None:
+    def __init__(
+        self, client: Any, max_concurrency: int, name: str, backoff: Backoff
+    ) -> None:
         self.client = client
         self._executor = ThreadPoolExecutor(
             max_workers=max_concurrency, thread_name_prefix=name
         )
+        self._backoff = backoff
 
     async def call(self, operation: str, **params: Any) -> dict[str, Any]:
         method: Callable[..., dict[str, Any]] = getattr(self.client, operation)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, lambda: method(**params))
+            response = await loop.run_in_executor(
+                self._executor, lambda: method(**params)
+            )
         except Exception as exc:
-            error = translate(exc, operation)
+            error = translate(exc, operation, self._backoff)
             if error is exc:
                 raise
             raise error from exc
+        self._backoff.succeeded()
+        return response
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -98,4 +106,7 @@ def build_async_client(settings: Settings, service: str) -> AsyncClient:
         build_client(settings, service),
         settings.personalize_max_concurrency,
         name=service,
+        backoff=Backoff(
+            settings.job_backoff_base_seconds, settings.job_backoff_max_seconds
+        ),
     )

@@ -12,6 +12,7 @@ from app.integrations.personalize.errors import (
     PersonalizeRejected,
     PersonalizeUnavailable,
 )
+from app.worker.errors import DownstreamUnavailable
 from tests.fakes.personalize import TRACKING_ID
 
 pytestmark = pytest.mark.anyio
@@ -58,6 +59,24 @@ async def test_a_throttled_call_is_tried_three_times_then_reported(
     client.close()
 
 
+async def test_an_outage_is_a_downstream_outage_with_a_pause_and_a_503(
+    settings, personalize
+):
+    client = build_async_client(settings, EVENTS)
+    personalize.fail_until_recovered(503, "ServiceUnavailable")
+
+    with pytest.raises(PersonalizeUnavailable) as info:
+        await client.call("put_events", **CALL)
+
+    error = info.value
+    assert isinstance(error, DownstreamUnavailable)
+    assert error.target == "personalize"
+    # The first failure in a row: between half the backoff base and all of it.
+    assert 0.025 <= error.delay_seconds <= 0.05
+    assert (error.status_code, error.headers) == (503, {"Retry-After": "1"})
+    client.close()
+
+
 async def test_a_throttled_call_that_recovers_succeeds_within_its_attempts(
     settings, personalize
 ):
@@ -101,4 +120,15 @@ async def test_missing_credentials_name_the_aws_chain(
 
     with pytest.raises(PersonalizeRejected, match="standard AWS credential chain"):
         await client.call("put_events", **CALL)
+    client.close()
+
+
+async def test_parameters_botocore_refuses_are_permanent(settings, personalize):
+    client = build_async_client(settings, EVENTS)
+
+    with pytest.raises(PersonalizeRejected, match="eventList") as info:
+        await client.call("put_events", **{**CALL, "eventList": []})
+
+    assert info.value.error_code == "ParamValidationError"
+    assert personalize.requests == []
     client.close()
