@@ -3,27 +3,33 @@
 Every client gets the same botocore `Config`: the `standard` retry mode (its
 default differs between botocore versions), a bounded number of attempts and
 explicit timeouts, so a slow or failing Personalize never holds a worker for
-long; the worker's own backoff takes over after that. Credentials come from
-the standard AWS chain alone: recloop never reads or logs keys.
+long; the worker's own backoff takes over after that. Every call a
+Personalize client makes is timed and, when it fails, counted in /metrics.
+Credentials come from the standard AWS chain alone: recloop never reads or
+logs keys.
 """
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+from botocore import xform_name
 from botocore.config import Config
 
+from app import metrics
 from app.config import Settings
-from app.integrations.personalize.errors import translate
+from app.integrations.personalize.errors import PERSONALIZE, translate
 from app.worker.queue import Backoff
 
 EVENTS = "personalize-events"
 RUNTIME = "personalize-runtime"
 CONTROL = "personalize"
 S3 = "s3"
+PERSONALIZE_SERVICES = frozenset({EVENTS, RUNTIME, CONTROL})
 
 
 def client_config(settings: Settings, *, pool_size: int | None = None) -> Config:
@@ -54,11 +60,56 @@ def build_client(settings: Settings, service: str) -> Any:
     # A session of its own: boto3's default session is shared module state
     # and is not safe to create clients from in several threads.
     session = boto3.session.Session()
-    return session.client(
+    client = session.client(
         service,  # type: ignore[call-overload]
         config=client_config(settings),
         endpoint_url=_endpoint_url(settings, service),
     )
+    if service in PERSONALIZE_SERVICES:
+        CallMetrics(PERSONALIZE).register(client.meta.events)
+    return client
+
+
+class CallMetrics:
+    """Times every call of a botocore client and counts the failed ones.
+
+    botocore announces each operation before its first request and after
+    its last one (retries included), whether it ended in an answer or an
+    exception. Listening there covers every call of the client, paginated
+    listings included, with no wrapper at each call site.
+    """
+
+    # Where a call's start is kept in botocore's per-call context.
+    CONTEXT_KEY = "recloop_call_started"
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+
+    def register(self, events: Any) -> None:
+        events.register("before-call", self._started)
+        events.register("after-call", self._answered)
+        events.register("after-call-error", self._raised)
+
+    def _started(self, model: Any, context: dict, **_: Any) -> None:
+        context[self.CONTEXT_KEY] = (xform_name(model.name), time.perf_counter())
+
+    def _answered(
+        self, http_response: Any, parsed: dict, context: dict, **_: Any
+    ) -> None:
+        error = None
+        if http_response.status_code >= 300:
+            error = parsed.get("Error", {}).get("Code") or "ClientError"
+        self._record(context, error)
+
+    def _raised(self, exception: Exception, context: dict, **_: Any) -> None:
+        self._record(context, type(exception).__name__)
+
+    def _record(self, context: dict, error: str | None) -> None:
+        started = context.pop(self.CONTEXT_KEY, None)
+        if started is not None:
+            operation, at = started
+            seconds = time.perf_counter() - at
+            metrics.record_call(self._target, operation, seconds, error)
 
 
 class AsyncClient:
