@@ -2,6 +2,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -92,6 +93,8 @@ def s3_bucket(monkeypatch):
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps its state per process, not per server: each test starts empty.
+    httpx.post(f"{url}/moto-api/reset").raise_for_status()
     monkeypatch.setenv("RECLOOP_PERSONALIZE_S3_ENDPOINT_URL", url)
     client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
     client.create_bucket(Bucket="recloop-history")
