@@ -32,7 +32,7 @@ from app.migrations import upgrade_to_head
 
 @click.group("personalize")
 def personalize() -> None:
-    """Set up Amazon Personalize and bootstrap it with history."""
+    """Set up Amazon Personalize, bootstrap it with history, delete erased users."""
 
 
 class ClickProgress:

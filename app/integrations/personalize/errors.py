@@ -96,9 +96,7 @@ def translate(
     if isinstance(exc, ParamValidationError):
         return PersonalizeRejected(f"{operation}: {exc}", code=type(exc).__name__)
     if isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError):
-        return _unavailable(
-            f"{operation}: Personalize unreachable ({type(exc).__name__})", backoff
-        )
+        return _unavailable(f"{operation}: no answer ({type(exc).__name__})", backoff)
     if isinstance(exc, BotoCoreError):
         # Neither an outage nor a refusal: retried with the job's attempts.
         return PersonalizeError(f"{operation}: {type(exc).__name__}: {exc}")
