@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     personalize_campaign_arn: PersonalizeArn | None = None
     personalize_filter_arn: PersonalizeArn | None = None
     personalize_sims_campaign_arn: PersonalizeArn | None = None
+    # Where `recloop personalize delete-users` and `import` work; unset, the
+    # dataset group named RECLOOP_PERSONALIZE_NAME_PREFIX.
+    personalize_dataset_group_arn: PersonalizeArn | None = None
     personalize_events_endpoint_url: str | None = None
     personalize_runtime_endpoint_url: str | None = None
     personalize_endpoint_url: str | None = None

@@ -105,15 +105,23 @@ async def observe_call(target: str, operation: str) -> AsyncIterator[None]:
     ``async with observe_call("mparticle", "write_back"): await client.send(...)``
     """
     started = time.perf_counter()
+    error = None
     try:
         yield
     except BaseException as exc:
-        EXTERNAL_CALL_ERRORS.labels(target, operation, type(exc).__name__).inc()
+        error = type(exc).__name__
         raise
     finally:
-        EXTERNAL_CALL_SECONDS.labels(target, operation).observe(
-            time.perf_counter() - started
-        )
+        record_call(target, operation, time.perf_counter() - started, error)
+
+
+def record_call(
+    target: str, operation: str, seconds: float, error: str | None = None
+) -> None:
+    """Count one call to another service that took `seconds` and maybe failed."""
+    EXTERNAL_CALL_SECONDS.labels(target, operation).observe(seconds)
+    if error is not None:
+        EXTERNAL_CALL_ERRORS.labels(target, operation, error).inc()
 
 
 class _Snapshot(Collector):

@@ -28,9 +28,11 @@ async def delete_user(
 ) -> ErasureResult:
     """Erase everything recloop holds about a user, in one transaction."""
     user = parse_mpid_or_raise(mpid)
+    # Personalize may hold the user's data: keep the MPID for delete-users.
     keep = (
         settings.recommender is RecommenderKind.personalize
         or settings.personalize_tracking_id is not None
+        or settings.personalize_dataset_group_arn is not None
     )
     async with database.write() as session:
         summary = await erase_user(session, user, keep_for_personalize=keep)

@@ -8,8 +8,9 @@ never take the same job; SQLite has one writer at a time and needs no lock.
 """
 
 import random
+import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -273,6 +274,44 @@ def outage_backoff_seconds(waited_seconds: float, base: float, cap: float) -> fl
 
 def _jitter(ceiling: float) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - not security
+
+
+class Backoff:
+    """How long to leave a failing downstream alone; one per downstream and process.
+
+    Each failure that comes after the current pause ran out doubles the next
+    pause (jittered, up to `max_seconds`). Failures of calls made during a
+    pause belong to the same wave and leave it as it is: a hundred calls
+    failing together back off like one, instead of jumping to the cap. A
+    success ends the streak.
+    """
+
+    def __init__(
+        self,
+        base_seconds: float,
+        max_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base_seconds = base_seconds
+        self._max_seconds = max_seconds
+        self._clock = clock
+        self._failures = 0
+        self._until = 0.0
+
+    def failed(self) -> float:
+        """Note a failure; the seconds left of the pause it belongs to."""
+        now = self._clock()
+        if now >= self._until:
+            self._failures += 1
+            pause = backoff_seconds(
+                self._failures, self._base_seconds, self._max_seconds
+            )
+            self._until = now + pause
+        return self._until - now
+
+    def succeeded(self) -> None:
+        self._failures = 0
+        self._until = 0.0
 
 
 async def queue_depth(session: AsyncSession) -> dict[str, int]:

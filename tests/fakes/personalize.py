@@ -67,6 +67,7 @@ class FakePersonalize(FakeServer):
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._failing: Fault | None = None
         self._outage_until = 0.0
         self._rids = itertools.count(1)
         self._serve(_handler(self))
@@ -75,6 +76,21 @@ class FakePersonalize(FakeServer):
         """Answer the next `count` requests with this error."""
         with self._lock:
             self._faults.extend(Fault(status, code) for _ in range(count))
+
+    def fail_until_recovered(self, status: int, code: str) -> None:
+        """Answer every request with this error until `recover()`."""
+        with self._lock:
+            self._failing = Fault(status, code)
+
+    def recover(self) -> None:
+        with self._lock:
+            self._failing = None
+            self._faults.clear()
+
+    @property
+    def failed_requests(self) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r.status != 200)
 
     def outage(self, seconds: float) -> None:
         """Drop every connection without an answer for `seconds` from now."""
@@ -102,7 +118,7 @@ class FakePersonalize(FakeServer):
         request = Request(path, headers, body)
         with self._lock:
             self.requests.append(request)
-            fault = self._faults.pop(0) if self._faults else None
+            fault = self._faults.pop(0) if self._faults else self._failing
         try:
             _check_signature(headers)
             if fault is not None:

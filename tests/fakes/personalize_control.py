@@ -3,13 +3,19 @@
 Real boto3 `personalize` clients reach it through
 RECLOOP_PERSONALIZE_ENDPOINT_URL and call it by `X-Amz-Target`. Resources
 move through the real statuses (CREATE PENDING, CREATE IN_PROGRESS, then
-ACTIVE or CREATE FAILED with a failureReason) a few describes apart; list
-calls page two items at a time so the paginators are exercised. Every
-request is recorded, so tests can assert what a run created.
+ACTIVE or CREATE FAILED with a failureReason; PENDING, IN_PROGRESS, then
+COMPLETED or FAILED for data deletion jobs) a few describes apart; list
+calls page two items at a time so the paginators are exercised. A data
+deletion job reads its CSV of user ids from S3 (moto, when `s3` is set) as
+the real one does, and fails if it cannot. Every request is recorded, so
+tests can assert what a run created.
 """
 
+import csv
+import io
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +51,8 @@ class Spec:
     parent_key: str | None = None  # the field that scopes List*
     name_key: str = "name"
     has_status: bool = True
+    progression: tuple[str, ...] = ("CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE")
+    failed_status: str = "CREATE FAILED"
 
 
 SPECS = {
@@ -103,6 +111,17 @@ SPECS = {
             "datasetArn",
             name_key="jobName",
         ),
+        Spec(
+            "DataDeletionJob",
+            "data-deletion-job",
+            "dataDeletionJobArn",
+            "dataDeletionJobs",
+            "dataDeletionJob",
+            "datasetGroupArn",
+            name_key="jobName",
+            progression=("PENDING", "IN_PROGRESS", "COMPLETED"),
+            failed_status="FAILED",
+        ),
     ]
 }
 # Where a resource's parent is named in its create request, for scoping.
@@ -114,24 +133,35 @@ PARENTS = {
     "SolutionVersion": "solutionArn",
     "DatasetImportJob": "datasetArn",
     "Campaign": "solutionArn",
+    "DataDeletionJob": "datasetGroupArn",
 }
-PROGRESSION = ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
+# The model's patterns, which botocore does not check but the service does.
+JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
+ROLE_ARN = re.compile(r"^arn:([a-z\d-]+):iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+S3_LOCATION = re.compile(r"^s3://([^/]+)/(.+)$")
 
 
 @dataclass
 class Resource:
-    noun: str
+    spec: Spec
     arn: str
     fields: dict[str, Any]
     created: datetime
     describes: int = 0
     failure: str | None = None
+    # The user ids a data deletion job read from its file.
+    user_ids: list[str] = field(default_factory=list)
+
+    @property
+    def noun(self) -> str:
+        return self.spec.noun
 
     def status(self, steps_per_status: int) -> str:
-        index = min(self.describes // steps_per_status, len(PROGRESSION) - 1)
-        status = PROGRESSION[index]
-        if status == "ACTIVE" and self.failure:
-            return "CREATE FAILED"
+        progression = self.spec.progression
+        index = min(self.describes // steps_per_status, len(progression) - 1)
+        status = progression[index]
+        if status == progression[-1] and self.failure:
+            return self.spec.failed_status
         return status
 
 
@@ -142,6 +172,8 @@ class FakeControlPlane(FakeServer):
     # noun -> failureReason: resources of that kind end CREATE FAILED.
     failures: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # A boto3 S3 client (moto) that data deletion jobs read their file with.
+    s3: Any = None
 
     def __post_init__(self) -> None:
         self.resources: dict[str, Resource] = {}
@@ -182,10 +214,10 @@ class FakeControlPlane(FakeServer):
         parent = body.get(PARENTS.get(spec.noun, ""), "")
         self._check_create(spec, body, name, parent)
         arn = self._arn(spec, name, parent)
-        resource = Resource(
-            spec.noun, arn, {**body, spec.name_key: name}, datetime.now(UTC)
-        )
+        resource = Resource(spec, arn, {**body, spec.name_key: name}, datetime.now(UTC))
         resource.failure = self.failures.get(spec.noun)
+        if spec.noun == "DataDeletionJob":
+            self._read_user_ids(resource)
         self.resources[arn] = resource
         answer = {spec.arn_key: arn}
         if spec.noun == "EventTracker":
@@ -208,6 +240,22 @@ class FakeControlPlane(FakeServer):
                 raise Error("ResourceAlreadyExistsException", "group has a tracker")
         if spec.noun == "Solution" and "performAutoTraining" not in body:
             raise Error("InvalidInputException", "test: performAutoTraining not set")
+        if spec.noun == "DataDeletionJob":
+            _check_deletion_job(body, name)
+
+    def _read_user_ids(self, job: Resource) -> None:
+        location = job.fields["dataSource"]["dataLocation"]
+        bucket, key = S3_LOCATION.match(location).groups()
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            job.failure = job.failure or f"Cannot read {location}: {exc}"
+            return
+        rows = list(csv.reader(io.StringIO(body.decode())))
+        if not rows or rows[0] != ["USER_ID"] or any(len(r) != 1 for r in rows):
+            job.failure = job.failure or "The input file must have one USER_ID column"
+            return
+        job.user_ids = [row[0] for row in rows[1:]]
 
     def _arn(self, spec: Spec, name: str, parent: str) -> str:
         if spec.noun == "SolutionVersion":
@@ -243,9 +291,22 @@ class FakeControlPlane(FakeServer):
         }
         if spec.has_status:
             view["status"] = resource.status(self.steps_per_status)
-            if view["status"] == "CREATE FAILED":
+            if view["status"] == spec.failed_status:
                 view["failureReason"] = resource.failure
+        if view.get("status") == "COMPLETED":
+            view["numDeleted"] = len(resource.user_ids)
         return view
+
+
+def _check_deletion_job(body: dict[str, Any], name: str) -> None:
+    location = body.get("dataSource", {}).get("dataLocation", "")
+    for value, pattern, field_name in (
+        (name, JOB_NAME, "jobName"),
+        (body.get("roleArn", ""), ROLE_ARN, "roleArn"),
+        (location, S3_LOCATION, "dataSource.dataLocation"),
+    ):
+        if not pattern.match(value):
+            raise Error("InvalidInputException", f"{field_name} {value!r} is invalid")
 
 
 def _handler(fake: FakeControlPlane) -> type[FakeHandler]:

@@ -5,7 +5,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.batches import outbound_batch, product_event
 from tests.fakes.mparticle import Reply
+from tests.fakes.personalize import CAMPAIGN_ARN
 from tests.health.conftest import unreachable_database
+from tests.integrations.personalize.conftest import run_until_forwarded
 
 pytestmark = pytest.mark.anyio
 
@@ -114,6 +116,34 @@ async def test_job_outcomes_and_external_calls_are_counted(
         "recloop_external_call_errors_total", **call, error="WritebackUnavailable"
     )
     assert errors == 1
+
+
+async def test_personalize_calls_are_timed_and_their_failures_counted(
+    start_app, database, personalize, personalize_settings
+) -> None:
+    personalize.default_list = ["P-1"]
+    app = await start_app(**personalize_settings(personalize_campaign_arn=CAMPAIGN_ARN))
+    before = await _scrape(app)
+    # botocore's three attempts of the first PutEvents are all throttled.
+    personalize.fail_next(3, 400, "ThrottlingException")
+    await app.client.post(
+        "/webhooks/mparticle", json=outbound_batch(1, product_event("view_detail", "A"))
+    )
+    await run_until_forwarded(app, database)
+    after = await _scrape(app)
+
+    def delta(name, **labels):
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    put = {"target": "personalize", "operation": "put_events"}
+    get = {"target": "personalize", "operation": "get_recommendations"}
+    assert delta("recloop_external_call_duration_seconds_count", **put) == 2
+    assert delta("recloop_external_call_duration_seconds_count", **get) == 1
+    throttled = delta(
+        "recloop_external_call_errors_total", **put, error="ThrottlingException"
+    )
+    assert throttled == 1
+    assert delta("recloop_jobs_finished_total", kind="refresh", outcome="deferred") == 1
 
 
 async def test_recommendations_served_by_source_and_cache_lookups(

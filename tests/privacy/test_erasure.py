@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, String, Text, func, or_, select
 from app.models import Base, Erasure, Interaction, Job
 from app.privacy.forgetting import ErasureWatcher
 from app.privacy.repository import (
+    assign_personalize_deletion,
     erasure_watermark,
     mark_personalize_deleted,
     pending_personalize_deletions,
@@ -158,17 +159,28 @@ async def test_without_personalize_the_erasure_record_is_anonymous(
     assert (erasure.mpid, erasure.personalize_pending) == (None, False)
 
 
+@pytest.mark.parametrize(
+    "configured",
+    [
+        {"personalize_tracking_id": "tracker-1"},
+        {
+            "personalize_dataset_group_arn": "arn:aws:personalize:us-east-1:"
+            "123456789012:dataset-group/recloop"
+        },
+    ],
+)
 async def test_with_personalize_the_mpid_is_kept_until_its_deletion_is_done(
-    start_app, database
+    start_app, database, configured
 ) -> None:
-    app = await _erasing_app(start_app, personalize_tracking_id="tracker-1")
+    app = await _erasing_app(start_app, **configured)
     await app.client.delete(f"/users/{ERASED}", auth=ADMIN_AUTH)
     await app.client.delete(f"/users/{KEPT}", auth=ADMIN_AUTH)
     async with database.read() as session:
         assert await pending_personalize_deletions(session) == [ERASED, KEPT]
 
     async with database.write() as session:
-        await mark_personalize_deleted(session, [ERASED, KEPT])
+        assert await assign_personalize_deletion(session, "job-1") == 2
+        assert await mark_personalize_deleted(session, "job-1") == 2
 
     assert await _rows_mentioning(database, ERASED) == {}
     async with database.read() as session:

@@ -3,8 +3,14 @@
 import pytest
 
 from app.integrations.personalize.errors import PersonalizeUnavailable
+from app.models import CachedRecommendation
 from tests.batches import outbound_batch, product_event
 from tests.fakes.personalize import CAMPAIGN_ARN, FILTER_ARN, SIMS_CAMPAIGN_ARN
+from tests.integrations.personalize.conftest import (
+    jobs,
+    run_until_no_jobs,
+    run_while_failing,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -101,6 +107,71 @@ async def test_a_campaign_outage_fails_the_refresh_for_a_retry(
     listed = await recommender.recommend(9, [], 5)
 
     assert [item.item_id for item in listed.items] == ["P-1"]
+
+
+async def test_a_campaign_outage_defers_the_refresh_without_spending_attempts(
+    start_app, database, personalize, personalize_settings
+):
+    personalize.default_list = ["P-1", "P-2"]
+    # No tracker: the refresh only asks the campaign. One attempt per job, so
+    # a failure that spent one would leave the job dead.
+    app = await start_app(
+        **personalize_settings(
+            personalize_tracking_id=None,
+            personalize_campaign_arn=CAMPAIGN_ARN,
+            personalize_max_attempts=1,
+            job_max_attempts=1,
+        )
+    )
+    await app.client.post(
+        "/webhooks/mparticle", json=outbound_batch(7, product_event("view_detail", "A"))
+    )
+    personalize.fail_until_recovered(503, "ServiceUnavailable")
+
+    await run_while_failing(app, database, personalize, failed_requests=4)
+
+    [job] = await jobs(database)
+    assert (job.kind, job.status, job.attempts) == ("refresh", "pending", 0)
+    assert "get_recommendations: ServiceUnavailable" in job.last_error
+    async with database.read() as session:
+        assert await session.get(CachedRecommendation, 7) is None
+
+    personalize.recover()
+    await run_until_no_jobs(app, database)
+
+    assert await jobs(database) == []
+    body = (await app.client.get("/users/7/recs")).json()
+    assert (body["source"], [i["item_id"] for i in body["items"]]) == (
+        "personalize",
+        ["P-1", "P-2"],
+    )
+
+
+async def test_requests_that_need_an_unavailable_personalize_get_a_503(
+    start_app, personalize, personalize_settings
+):
+    app = await start_app(
+        **personalize_settings(
+            personalize_campaign_arn=CAMPAIGN_ARN,
+            personalize_sims_campaign_arn=SIMS_CAMPAIGN_ARN,
+            personalize_max_attempts=1,
+        )
+    )
+    # Stored but not refreshed yet: the list is computed on this request.
+    await app.client.post(
+        "/webhooks/mparticle", json=outbound_batch(7, product_event("view_detail", "A"))
+    )
+    personalize.fail_until_recovered(400, "ThrottlingException")
+
+    for path in ("/users/7/recs", "/items/A/similar"):
+        response = await app.client.get(path)
+
+        assert response.status_code == 503, path
+        assert int(response.headers["retry-after"]) >= 1
+        [error] = response.json()["errors"]
+        assert error["code"] == "SERVICE_UNAVAILABLE"
+        assert "Personalize unavailable" in error["message"]
+        assert "ThrottlingException" in error["message"]
 
 
 async def test_similar_items_come_from_the_sims_campaign(

@@ -177,6 +177,41 @@ def test_outage_backoff_is_half_the_wait_within_base_and_cap(waited, low, high):
     assert all(low <= delay <= high for delay in delays)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_backoff_doubles_with_each_failure_after_the_pause_until_a_success():
+    clock = Clock()
+    backoff = queue.Backoff(1.0, 8.0, clock)
+    pauses = []
+    for _ in range(5):
+        pauses.append(backoff.failed())
+        clock.now += 100
+    for pause, ceiling in zip(pauses, [1.0, 2.0, 4.0, 8.0, 8.0], strict=True):
+        assert ceiling / 2 <= pause <= ceiling
+
+    backoff.succeeded()
+    assert backoff.failed() <= 1.0
+
+
+def test_failures_during_a_pause_are_one_wave_and_do_not_lengthen_it():
+    clock = Clock()
+    backoff = queue.Backoff(1.0, 300.0, clock)
+    first = backoff.failed()
+
+    clock.now += first / 2
+    concurrent = [backoff.failed() for _ in range(100)]
+
+    assert concurrent == [pytest.approx(first / 2)] * 100
+    clock.now += first
+    assert 1.0 <= backoff.failed() <= 2.0
+
+
 async def test_extending_leases_touches_only_jobs_still_held(database) -> None:
     await _enqueue(database, "refresh", "1", "2")
     held = await _claim(database, "w1", lease=0.01)

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from app.worker.queue import backoff_seconds
+from app.worker.queue import Backoff
 
 # The window mParticle's batches-per-second limit is measured over.
 WINDOW_SECONDS = 1.0
@@ -87,11 +87,9 @@ class WritebackGate:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = SendRate(max_batches_per_second, clock)
-        self._backoff_base_seconds = backoff_base_seconds
-        self._backoff_max_seconds = backoff_max_seconds
+        self._backoff = Backoff(backoff_base_seconds, backoff_max_seconds, clock)
         self._clock = clock
         self._paused_until = 0.0
-        self._failures = 0
 
     def paused_for(self) -> float:
         """Seconds until write-back may send again; 0 when it may now."""
@@ -105,15 +103,10 @@ class WritebackGate:
 
     def failed(self) -> float:
         """A 5xx or no answer: back off, longer each time in a row; the pause."""
-        self._failures += 1
-        return self._pause(
-            backoff_seconds(
-                self._failures, self._backoff_base_seconds, self._backoff_max_seconds
-            )
-        )
+        return self._pause(self._backoff.failed())
 
     def succeeded(self) -> None:
-        self._failures = 0
+        self._backoff.succeeded()
 
     def _pause(self, seconds: float) -> float:
         self._paused_until = max(self._paused_until, self._clock() + seconds)

@@ -10,15 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
+from app.exceptions import RecloopError
 from app.integrations.personalize.provisioning.plan import Plan
 from app.integrations.personalize.provisioning.resources import (
     DATASET,
     DATASET_GROUP,
     IMPORT_JOB,
     ControlPlane,
-    ProvisioningFailed,
 )
 
 # Parts of 16 MB, four at a time: memory stays near 64 MB whatever the size.
@@ -41,23 +43,30 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+class UploadFailed(RecloopError):
+    """A file could not be put in S3; the cause is S3's."""
+
+
 def upload(s3: Any, path: Path, s3_uri: str, on_bytes: Callable[[int], None]) -> None:
     bucket, key = parse_s3_uri(s3_uri)
-    s3.upload_file(str(path), bucket, key, Config=TRANSFER, Callback=on_bytes)
+    try:
+        s3.upload_file(str(path), bucket, key, Config=TRANSFER, Callback=on_bytes)
+    except (S3UploadFailedError, ClientError, BotoCoreError) as exc:
+        raise UploadFailed(f"upload to {s3_uri} failed: {exc}") from exc
 
 
-def interactions_dataset_or_raise(control: ControlPlane, plan: Plan) -> str:
-    group = control.find(DATASET_GROUP, plan.dataset_group_name)
-    dataset = None
-    if group is not None:
-        scope = {"datasetGroupArn": group[DATASET_GROUP.arn_key]}
-        dataset = control.find(DATASET, plan.dataset_name, **scope)
-    if dataset is None:
-        raise ProvisioningFailed(
-            f"dataset {plan.dataset_name} of group {plan.dataset_group_name} does "
-            "not exist; run `recloop personalize provision` first"
-        )
-    return dataset[DATASET.arn_key]
+def dataset_group_or_raise(
+    control: ControlPlane, plan: Plan, group_arn: str | None
+) -> str:
+    """RECLOOP_PERSONALIZE_DATASET_GROUP_ARN, or else the group `provision` names."""
+    return group_arn or control.arn_or_raise(DATASET_GROUP, plan.dataset_group_name)
+
+
+def interactions_dataset_or_raise(
+    control: ControlPlane, plan: Plan, group_arn: str | None
+) -> str:
+    group = dataset_group_or_raise(control, plan, group_arn)
+    return control.arn_or_raise(DATASET, plan.dataset_name, datasetGroupArn=group)
 
 
 def run_import(
@@ -84,4 +93,4 @@ def run_import(
     else:
         arn = found[IMPORT_JOB.arn_key]
         control.progress.step(IMPORT_JOB.label, job_name, "exists")
-    return control.wait_active(IMPORT_JOB, job_name, arn)
+    return control.wait_ready(IMPORT_JOB, job_name, arn)

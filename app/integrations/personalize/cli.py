@@ -1,13 +1,15 @@
-"""`recloop personalize ...`: set up Amazon Personalize and feed it history."""
+"""`recloop personalize ...`: set up Amazon Personalize, feed it history, and
+have it delete erased users."""
 
 import asyncio
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,18 +17,22 @@ from app.cli_settings import command_settings
 from app.config import Settings
 from app.db import Database
 from app.exceptions import RecloopError
-from app.integrations.personalize import bulk_import, repository
+from app.integrations.personalize import bulk_import, deletion, repository
 from app.integrations.personalize.clients import CONTROL, S3, build_client
 from app.integrations.personalize.csv_format import CsvWriter
 from app.integrations.personalize.provisioning.plan import Plan
 from app.integrations.personalize.provisioning.provision import DataCounts, Provisioner
-from app.integrations.personalize.provisioning.resources import ControlPlane, Poller
+from app.integrations.personalize.provisioning.resources import (
+    ControlPlane,
+    Poller,
+    ResourceFailed,
+)
 from app.migrations import upgrade_to_head
 
 
 @click.group("personalize")
 def personalize() -> None:
-    """Set up Amazon Personalize and bootstrap it with history."""
+    """Set up Amazon Personalize, bootstrap it with history, delete erased users."""
 
 
 class ClickProgress:
@@ -243,7 +249,9 @@ def import_history(
         bulk_import.parse_s3_uri(s3_uri)
         plan = Plan.from_settings(settings)
         control = _control(settings, poll_seconds)
-        dataset_arn = bulk_import.interactions_dataset_or_raise(control, plan)
+        dataset_arn = bulk_import.interactions_dataset_or_raise(
+            control, plan, settings.personalize_dataset_group_arn
+        )
         with _csv_to_import(settings, csv_file) as path:
             _upload(settings, path, s3_uri)
             job_name = f"{plan.prefix}-import-{bulk_import.file_digest(path)[:16]}"
@@ -274,3 +282,103 @@ def _upload(settings: Settings, path: Path, s3_uri: str) -> None:
     size = path.stat().st_size
     with click.progressbar(length=size, label="uploading", file=sys.stderr) as bar:
         bulk_import.upload(build_client(settings, S3), path, s3_uri, bar.update)
+
+
+@personalize.command("delete-users")
+@click.option(
+    "--s3-uri",
+    help="S3 folder (s3://BUCKET/PREFIX/) for the CSV of erased users' ids; each "
+    "job writes its own file there and deletes it when done.",
+)
+@click.option("--role-arn", help="IAM role Personalize assumes to read the bucket.")
+@click.option(
+    "--dry-run", is_flag=True, help="Say how many users would be deleted; call nothing."
+)
+@click.option(
+    "--poll-seconds", default=30.0, show_default=True, type=click.FloatRange(0)
+)
+def delete_users(
+    s3_uri: str | None, role_arn: str | None, dry_run: bool, poll_seconds: float
+) -> None:
+    """Have Personalize delete the data of users erased by DELETE /users/{mpid}."""
+    settings = command_settings()
+    upgrade_to_head(settings.database_url)
+    if dry_run:
+        count = asyncio.run(_in_database(settings, deletion.pending_users))
+        click.echo(f"dry run: {count} erased users would be deleted from Personalize")
+        return
+    if s3_uri is None or role_arn is None:
+        raise click.UsageError(
+            "--s3-uri and --role-arn are required (but for --dry-run)"
+        )
+    with personalize_errors():
+        folder = deletion.folder_uri_or_raise(s3_uri)
+        plan = Plan.from_settings(settings)
+        job = asyncio.run(_in_database(settings, deletion.next_job, plan.prefix))
+        if job is None:
+            click.echo("no erased users are waiting to be deleted from Personalize")
+            return
+        _delete_in_personalize(settings, plan, job, folder, role_arn, poll_seconds)
+    click.echo(
+        f"Personalize deleted the data of {len(job.mpids)} erased users ({job.name})"
+    )
+
+
+def _delete_in_personalize(
+    settings: Settings,
+    plan: Plan,
+    job: deletion.DeletionJob,
+    folder: str,
+    role_arn: str,
+    poll_seconds: float,
+) -> None:
+    control = _control(settings, poll_seconds)
+    group = bulk_import.dataset_group_or_raise(
+        control, plan, settings.personalize_dataset_group_arn
+    )
+
+    def data_location() -> str:
+        uri = deletion.file_uri(folder, job.name)
+        with tempfile.TemporaryDirectory(prefix="recloop-delete-") as directory:
+            path = Path(directory) / "users.csv"
+            deletion.write_user_ids(path, job.mpids)
+            _upload(settings, path, uri)
+        return uri
+
+    try:
+        done = deletion.run_job(
+            control,
+            job,
+            dataset_group_arn=group,
+            data_location=data_location,
+            role_arn=role_arn,
+        )
+    except ResourceFailed as exc:
+        asyncio.run(_in_database(settings, deletion.finish, job.name, completed=False))
+        _remove_file(settings, exc.description)
+        raise ResourceFailed(
+            f"{exc.message}; its {len(job.mpids)} users stay pending for the next run",
+            exc.description,
+        ) from None
+    asyncio.run(_in_database(settings, deletion.finish, job.name, completed=True))
+    _remove_file(settings, done)
+
+
+def _remove_file(settings: Settings, description: dict[str, Any]) -> None:
+    problem = deletion.remove_file(build_client(settings, S3), description)
+    if problem is not None:
+        click.echo(
+            f"warning: could not delete {problem}; delete it yourself, it lists "
+            "erased users",
+            err=True,
+        )
+
+
+async def _in_database(
+    settings: Settings, work: Callable[..., Awaitable[Any]], *args: Any, **kw: Any
+) -> Any:
+    database = Database.from_url(settings.database_url)
+    try:
+        return await work(database, *args, **kw)
+    finally:
+        await database.dispose()

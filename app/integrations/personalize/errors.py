@@ -1,16 +1,25 @@
 """What a failed Personalize call means for recloop: retry it, or stop."""
 
+import math
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionError,
     HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
 )
 
 from app.exceptions import RecloopError, ServiceUnavailable
-from app.worker.errors import PermanentJobError
+from app.worker.errors import DownstreamUnavailable, PermanentJobError
+from app.worker.queue import Backoff
+
+# The downstream's name in job errors and metrics.
+PERSONALIZE = "personalize"
 
 # Codes AWS answers for throttling. None is in Personalize's API models, so
 # botocore has no exception class for them: they are matched by code.
@@ -38,8 +47,20 @@ class PersonalizeError(RecloopError):
     code = "BAD_GATEWAY"
 
 
-class PersonalizeUnavailable(ServiceUnavailable):
-    """Personalize is throttling, failing (5xx) or unreachable: retry later."""
+class PersonalizeUnavailable(DownstreamUnavailable, ServiceUnavailable):
+    """Personalize is throttling, failing (5xx), unreachable or timing out.
+
+    Raised in a job, it is a downstream outage: the job is deferred for at
+    least `delay_seconds` and spends no attempt, until
+    RECLOOP_JOB_OUTAGE_MAX_HOURS. Raised in a request, it is a 503 whose
+    Retry-After is that same pause.
+    """
+
+    def __init__(self, message: str, delay_seconds: float = 0.0) -> None:
+        # The base classes' initialisers chain with the message alone, so
+        # ServiceUnavailable sets a default Retry-After, replaced here.
+        super().__init__(PERSONALIZE, message, delay_seconds)
+        self.headers = {"Retry-After": str(max(1, math.ceil(delay_seconds)))}
 
 
 class PersonalizeRejected(PermanentJobError, PersonalizeError):
@@ -57,30 +78,45 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def translate(exc: Exception, operation: str) -> Exception:
-    """The recloop error for what botocore raised, naming the operation and cause."""
+def translate(
+    exc: Exception, operation: str, backoff: Backoff | None = None
+) -> Exception:
+    """The recloop error for what botocore raised, naming the operation and cause.
+
+    An outage notes a failure in `backoff` and carries the pause it gives.
+    """
     if isinstance(exc, ClientError):
-        return _client_error(exc, operation)
-    if isinstance(exc, NoCredentialsError | NoRegionError):
+        return _client_error(exc, operation, backoff)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
         return PersonalizeRejected(
             f"{operation}: {exc}; configure the standard AWS credential chain "
             "and RECLOOP_PERSONALIZE_REGION (or AWS_REGION)",
             code=type(exc).__name__,
         )
-    if isinstance(exc, ConnectionError | HTTPClientError | BotoCoreError):
-        return PersonalizeUnavailable(
-            f"{operation}: Personalize unreachable ({type(exc).__name__})"
-        )
+    if isinstance(exc, ParamValidationError):
+        return PersonalizeRejected(f"{operation}: {exc}", code=type(exc).__name__)
+    if isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError):
+        return _unavailable(f"{operation}: no answer ({type(exc).__name__})", backoff)
+    if isinstance(exc, BotoCoreError):
+        # Neither an outage nor a refusal: retried with the job's attempts.
+        return PersonalizeError(f"{operation}: {type(exc).__name__}: {exc}")
     return exc
 
 
-def _client_error(exc: ClientError, operation: str) -> Exception:
+def _client_error(
+    exc: ClientError, operation: str, backoff: Backoff | None
+) -> Exception:
     code = error_code(exc)
     message = str(exc.response.get("Error", {}).get("Message", ""))[:500]
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     text = f"{operation}: {code or status}: {message}".rstrip(": ")
     if code in THROTTLING_CODES or status >= 500 or status == 429:
-        return PersonalizeUnavailable(text)
+        return _unavailable(text, backoff)
     if code in PERMANENT_CODES or 400 <= status < 500:
         return PersonalizeRejected(text, code=code)
-    return PersonalizeUnavailable(text)
+    return _unavailable(text, backoff)
+
+
+def _unavailable(text: str, backoff: Backoff | None) -> PersonalizeUnavailable:
+    pause = backoff.failed() if backoff is not None else 0.0
+    return PersonalizeUnavailable(f"Personalize unavailable: {text}", pause)

@@ -2,6 +2,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -36,14 +37,39 @@ async def run_until_forwarded(app, database, deadline_seconds: float = 60) -> No
     Retries are scheduled a little later, so this waits between rounds; the
     deadline only bounds a broken run, it is not what the test asserts.
     """
+    await run_until_no_jobs(app, database, deadline_seconds, forwarded=True)
+
+
+async def run_until_no_jobs(
+    app, database, deadline_seconds: float = 60, *, forwarded: bool = False
+) -> None:
+    """Run due jobs until none is left but dead ones (and, if asked, all forwarded)."""
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         await app.run_jobs()
         live = [job for job in await jobs(database) if job.status != "dead"]
-        if not live and await unforwarded(database) == 0:
+        if not live and (not forwarded or await unforwarded(database) == 0):
             return
         await asyncio.sleep(0.05)
-    pytest.fail("interactions still unforwarded at the deadline")
+    pytest.fail("jobs still live (or interactions unforwarded) at the deadline")
+
+
+async def run_while_failing(
+    app, database, fake: FakePersonalize, failed_requests: int
+) -> None:
+    """Run due jobs until the fake has answered `failed_requests` with an error.
+
+    Stops at once if no job is left to retry; the deadline only bounds a
+    broken run.
+    """
+    deadline = time.monotonic() + 60
+    while fake.failed_requests < failed_requests:
+        if not [job for job in await jobs(database) if job.status != "dead"]:
+            pytest.fail("no job is left to retry while Personalize still fails")
+        if time.monotonic() > deadline:
+            pytest.fail(f"only {fake.failed_requests} requests failed by the deadline")
+        await app.run_jobs()
+        await asyncio.sleep(0.05)
 
 
 def assert_calls_well_formed(fake: FakePersonalize) -> None:
@@ -67,6 +93,8 @@ def s3_bucket(monkeypatch):
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps its state per process, not per server: each test starts empty.
+    httpx.post(f"{url}/moto-api/reset").raise_for_status()
     monkeypatch.setenv("RECLOOP_PERSONALIZE_S3_ENDPOINT_URL", url)
     client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
     client.create_bucket(Bucket="recloop-history")

@@ -1,8 +1,11 @@
 """The client factory: explicit retries and timeouts, errors by what they mean."""
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from prometheus_client import REGISTRY
 
 from app.integrations.personalize.clients import (
+    CONTROL,
     EVENTS,
     RUNTIME,
     build_async_client,
@@ -12,7 +15,8 @@ from app.integrations.personalize.errors import (
     PersonalizeRejected,
     PersonalizeUnavailable,
 )
-from tests.fakes.personalize import TRACKING_ID
+from app.worker.errors import DownstreamUnavailable
+from tests.fakes.personalize import TRACKING_ID, use_dummy_aws_credentials
 
 pytestmark = pytest.mark.anyio
 
@@ -55,6 +59,24 @@ async def test_a_throttled_call_is_tried_three_times_then_reported(
         await client.call("put_events", **CALL)
 
     assert [r.status for r in personalize.requests] == [400, 400, 400]
+    client.close()
+
+
+async def test_an_outage_is_a_downstream_outage_with_a_pause_and_a_503(
+    settings, personalize
+):
+    client = build_async_client(settings, EVENTS)
+    personalize.fail_until_recovered(503, "ServiceUnavailable")
+
+    with pytest.raises(PersonalizeUnavailable) as info:
+        await client.call("put_events", **CALL)
+
+    error = info.value
+    assert isinstance(error, DownstreamUnavailable)
+    assert error.target == "personalize"
+    # The first failure in a row: between half the backoff base and all of it.
+    assert 0.025 <= error.delay_seconds <= 0.05
+    assert (error.status_code, error.headers) == (503, {"Retry-After": "1"})
     client.close()
 
 
@@ -102,3 +124,94 @@ async def test_missing_credentials_name_the_aws_chain(
     with pytest.raises(PersonalizeRejected, match="standard AWS credential chain"):
         await client.call("put_events", **CALL)
     client.close()
+
+
+async def test_parameters_botocore_refuses_are_permanent(settings, personalize):
+    client = build_async_client(settings, EVENTS)
+
+    with pytest.raises(PersonalizeRejected, match="eventList") as info:
+        await client.call("put_events", **{**CALL, "eventList": []})
+
+    assert info.value.error_code == "ParamValidationError"
+    assert personalize.requests == []
+    client.close()
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _calls(operation: str) -> float:
+    return _sample(
+        "recloop_external_call_duration_seconds_count",
+        target="personalize",
+        operation=operation,
+    )
+
+
+def _errors(operation: str, error: str) -> float:
+    return _sample(
+        "recloop_external_call_errors_total",
+        target="personalize",
+        operation=operation,
+        error=error,
+    )
+
+
+async def test_data_plane_calls_are_timed_and_failures_counted(settings, personalize):
+    client = build_async_client(settings, EVENTS)
+    before = _calls("put_events"), _errors("put_events", "ThrottlingException")
+
+    await client.call("put_events", **CALL)
+    personalize.fail_next(3, 400, "ThrottlingException")
+    with pytest.raises(PersonalizeUnavailable):
+        await client.call("put_events", **CALL)
+
+    after = _calls("put_events"), _errors("put_events", "ThrottlingException")
+    # One call each, however many requests botocore's retries made.
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    client.close()
+
+
+def test_control_plane_calls_are_timed_and_failures_counted(
+    make_settings, control_plane
+):
+    settings = make_settings(
+        personalize_endpoint_url=control_plane.url, personalize_region="us-east-1"
+    )
+    client = build_client(settings, CONTROL)
+    missing = "arn:aws:personalize:us-east-1:123456789012:dataset-group/missing"
+    before = (
+        _calls("list_dataset_groups"),
+        _calls("describe_dataset_group"),
+        _errors("describe_dataset_group", "ResourceNotFoundException"),
+    )
+
+    client.list_dataset_groups()
+    with pytest.raises(ClientError):
+        client.describe_dataset_group(datasetGroupArn=missing)
+
+    after = (
+        _calls("list_dataset_groups"),
+        _calls("describe_dataset_group"),
+        _errors("describe_dataset_group", "ResourceNotFoundException"),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+
+
+def test_calls_that_get_no_answer_are_counted_by_their_exception(
+    make_settings, monkeypatch
+):
+    use_dummy_aws_credentials(monkeypatch)
+    settings = make_settings(
+        personalize_endpoint_url="http://127.0.0.1:9",
+        personalize_region="us-east-1",
+        personalize_max_attempts=1,
+    )
+    client = build_client(settings, CONTROL)
+    before = _errors("list_dataset_groups", "EndpointConnectionError")
+
+    with pytest.raises(EndpointConnectionError):
+        client.list_dataset_groups()
+
+    assert _errors("list_dataset_groups", "EndpointConnectionError") - before == 1

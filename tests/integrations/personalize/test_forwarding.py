@@ -9,11 +9,13 @@ from app.models import Interaction, Job
 from app.models.base import utcnow
 from app.worker import queue
 from tests.batches import inbound_batch, outbound_batch, product_event
+from tests.fakes.personalize import CAMPAIGN_ARN
 from tests.integrations.personalize.conftest import (
     assert_calls_well_formed,
     interaction_keys,
     jobs,
     run_until_forwarded,
+    run_while_failing,
     sent_event_ids,
     unforwarded,
 )
@@ -178,6 +180,66 @@ async def test_a_five_second_outage_loses_nothing(
     assert not await jobs(database, status="dead")
 
 
+async def _only_refused_event_dead(database, personalize, item_id: str) -> Job:
+    """Every interaction was sent once but the refused one, dead-lettered alone."""
+    stored = await interaction_keys(database)
+    bad_key = next(k for k, row in stored.items() if row.item_id == item_id)
+    assert Counter(sent_event_ids(personalize)) == Counter(set(stored) - {bad_key})
+    [dead] = await jobs(database, status="dead")
+    assert (dead.kind, dead.key) == ("personalize_event", bad_key)
+    assert "InvalidInputException" in dead.last_error
+    assert f"item {item_id} is not valid" in dead.last_error
+    return dead
+
+
+async def _assert_deferred_without_attempts(database, error: str) -> None:
+    refreshes = await jobs(database, kind="refresh")
+    assert len(refreshes) == 3
+    for job in refreshes:
+        assert (job.status, job.attempts) == ("pending", 0)
+        assert "Personalize unavailable" in job.last_error
+        assert error in job.last_error
+    assert await jobs(database, status="dead") == []
+
+
+async def test_a_long_outage_spends_no_attempts_and_ends_with_all_delivered(
+    start_app, database, personalize, personalize_settings
+):
+    # One attempt per job: a single failure that spent one would bury it.
+    # One request per call, so each failed request is one deferred run.
+    app = await start_app(
+        **personalize_settings(
+            job_max_attempts=1,
+            personalize_max_attempts=1,
+            personalize_campaign_arn=CAMPAIGN_ARN,
+        )
+    )
+    personalize.default_list = ["P-1", "P-2"]
+    personalize.refused_items.add("SKU-BAD")
+    await _ingest_store(app)
+    await app.client.post(
+        "/webhooks/mparticle",
+        json=outbound_batch(7, *_shop(7, SESSION_B, "SKU-BAD")),
+    )
+
+    # 15 failed runs are several deferrals of each of the three users' jobs.
+    personalize.fail_until_recovered(503, "ServiceUnavailable")
+    await run_while_failing(app, database, personalize, failed_requests=15)
+    await _assert_deferred_without_attempts(database, "ServiceUnavailable")
+    personalize.fail_until_recovered(400, "ThrottlingException")
+    await run_while_failing(app, database, personalize, failed_requests=30)
+    await _assert_deferred_without_attempts(database, "ThrottlingException")
+    assert personalize.accepted() == []
+
+    personalize.recover()
+    await run_until_forwarded(app, database)
+
+    await _only_refused_event_dead(database, personalize, "SKU-BAD")
+    assert len(personalize.accepted("/recommendations")) == 3
+    body = (await app.client.get("/users/8/recs")).json()
+    assert (body["source"], body["items"][0]["item_id"]) == ("personalize", "P-1")
+
+
 async def test_an_event_personalize_refuses_is_dead_lettered_alone(
     start_app, database, personalize, personalize_settings
 ):
@@ -190,13 +252,7 @@ async def test_an_event_personalize_refuses_is_dead_lettered_alone(
 
     await run_until_forwarded(app, database)
 
-    stored = await interaction_keys(database)
-    bad_key = next(k for k, row in stored.items() if row.item_id == "SKU-BAD")
-    assert Counter(sent_event_ids(personalize)) == Counter(set(stored) - {bad_key})
-    [dead] = await jobs(database, status="dead")
-    assert (dead.kind, dead.key) == ("personalize_event", bad_key)
-    assert "InvalidInputException" in dead.last_error
-    assert "item SKU-BAD is not valid" in dead.last_error
+    dead = await _only_refused_event_dead(database, personalize, "SKU-BAD")
 
     # Once the cause is fixed, replaying the dead job sends that event alone.
     personalize.refused_items.clear()
@@ -205,7 +261,7 @@ async def test_an_event_personalize_refuses_is_dead_lettered_alone(
             update(Job).where(Job.id == dead.id).values(status="pending")
         )
     await app.run_jobs()
-    assert sent_event_ids(personalize).count(bad_key) == 1
+    assert sent_event_ids(personalize).count(dead.key) == 1
     assert await jobs(database) == []
 
 

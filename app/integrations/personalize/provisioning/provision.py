@@ -33,6 +33,13 @@ from app.integrations.personalize.provisioning.resources import (
     ProvisioningFailed,
 )
 
+# The settings that point recloop at what provisioning made.
+ARN_SETTINGS = {
+    DATASET_GROUP: "RECLOOP_PERSONALIZE_DATASET_GROUP_ARN",
+    FILTER: "RECLOOP_PERSONALIZE_FILTER_ARN",
+    CAMPAIGN: "RECLOOP_PERSONALIZE_CAMPAIGN_ARN",
+}
+
 
 @dataclass(frozen=True)
 class DataCounts:
@@ -72,10 +79,9 @@ class Outcome:
             values["RECLOOP_PERSONALIZE_REGION"] = region
         if self.tracking_id:
             values["RECLOOP_PERSONALIZE_TRACKING_ID"] = self.tracking_id
-        if FILTER.label in self.arns:
-            values["RECLOOP_PERSONALIZE_FILTER_ARN"] = self.arns[FILTER.label]
-        if CAMPAIGN.label in self.arns:
-            values["RECLOOP_PERSONALIZE_CAMPAIGN_ARN"] = self.arns[CAMPAIGN.label]
+        for kind, setting in ARN_SETTINGS.items():
+            if kind.label in self.arns:
+                values[setting] = self.arns[kind.label]
         values["RECLOOP_PERSONALIZE_EVENT_VALUE"] = str(plan.event_value).lower()
         values["RECLOOP_PERSONALIZE_NAME_PREFIX"] = plan.prefix
         return values
@@ -132,7 +138,7 @@ class Provisioner:
             arn = found[kind.arn_key]
             self.control.progress.step(kind.label, name, "exists")
         if not self.dry_run:
-            self.control.wait_active(kind, name, arn)
+            self.control.wait_ready(kind, name, arn)
         self.outcome.arns[kind.label] = arn
         return arn
 
@@ -223,7 +229,7 @@ class Provisioner:
         if "status" in version:
             self.control.progress.step(SOLUTION_VERSION.label, name, "exists")
         if not self.dry_run:
-            self.control.wait_active(SOLUTION_VERSION, name, arn)
+            self.control.wait_ready(SOLUTION_VERSION, name, arn)
         self.outcome.arns[SOLUTION_VERSION.label] = arn
         return arn
 

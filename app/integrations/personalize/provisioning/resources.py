@@ -2,11 +2,11 @@
 
 Each kind of resource follows the same API pattern (`List*` scoped by its
 parent, `Describe*`, `Create*`), so one table drives them all. Personalize
-ships no waiters: `wait_active` polls with capped exponential backoff.
+ships no waiters: `wait_ready` polls with capped exponential backoff.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,14 @@ class ProvisioningFailed(PersonalizeError):
     """A resource failed, is being deleted, or does not match the plan."""
 
 
+class ResourceFailed(ProvisioningFailed):
+    """A resource or job ended in a failed status, with the service's reason."""
+
+    def __init__(self, message: str, description: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.description = description
+
+
 @dataclass(frozen=True)
 class Kind:
     label: str
@@ -32,6 +40,9 @@ class Kind:
     name_key: str = "name"
     has_status: bool = True
     timeout_seconds: float = HOUR
+    # The status waiting ends with, and those that mean it never will.
+    ready: str = ACTIVE
+    failed: frozenset[str] = FAILED
 
     @property
     def describe_key(self) -> str:
@@ -64,6 +75,17 @@ IMPORT_JOB = Kind(
     "datasetImportJobArn",
     name_key="jobName",
     timeout_seconds=24 * HOUR,
+)
+# Personalize says deletion can take up to a day.
+DATA_DELETION_JOB = Kind(
+    "data deletion job",
+    "data_deletion_job",
+    "dataDeletionJobs",
+    "dataDeletionJobArn",
+    name_key="jobName",
+    timeout_seconds=48 * HOUR,
+    ready="COMPLETED",
+    failed=frozenset({"FAILED"}),
 )
 
 
@@ -103,16 +125,36 @@ class ControlPlane:
             None,
         )
 
+    def arn_or_raise(self, kind: Kind, name: str, **scope: str) -> str:
+        found = self.find(kind, name, **scope)
+        if found is None:
+            raise ProvisioningFailed(
+                f"{kind.label} {name} does not exist; run "
+                "`recloop personalize provision` first"
+            )
+        return found[kind.arn_key]
+
     def list(self, kind: Kind, **scope: str) -> list[dict[str, Any]]:
-        paginator = self.client.get_paginator(f"list_{kind.noun}s")
         return self.call(
             f"List {kind.label}s",
             lambda: [
                 item
-                for page in paginator.paginate(**scope)
+                for page in self._pages(f"list_{kind.noun}s", scope)
                 for item in page.get(kind.list_key, [])
             ],
         )
+
+    def _pages(self, operation: str, scope: dict[str, str]) -> Iterator[dict]:
+        if self.client.can_paginate(operation):
+            yield from self.client.get_paginator(operation).paginate(**scope)
+            return
+        # Some listings (ListDataDeletionJobs) ship without a paginator.
+        method = getattr(self.client, operation)
+        page = method(**scope)
+        yield page
+        while token := page.get("nextToken"):
+            page = method(**scope, nextToken=token)
+            yield page
 
     def describe(self, kind: Kind, arn: str) -> dict[str, Any]:
         method = getattr(self.client, f"describe_{kind.noun}")
@@ -138,16 +180,19 @@ class ControlPlane:
             return found[kind.arn_key]
         return response[kind.arn_key]
 
-    def wait_active(self, kind: Kind, name: str, arn: str) -> dict[str, Any]:
-        """Poll until ACTIVE; raise with the service's failureReason on failure."""
+    def wait_ready(self, kind: Kind, name: str, arn: str) -> dict[str, Any]:
+        """Poll until ACTIVE (COMPLETED for a job); on failure raise
+        ResourceFailed with the service's failureReason."""
         started = time.monotonic()
         delay = self.poller.initial_seconds
         while True:
             description = self.describe(kind, arn)
-            status = description.get("status", ACTIVE) if kind.has_status else ACTIVE
+            status = kind.ready
+            if kind.has_status:
+                status = description.get("status", kind.ready)
             elapsed = time.monotonic() - started
             self.progress.status(kind.label, name, status, elapsed)
-            if status == ACTIVE:
+            if status == kind.ready:
                 return description
             _raise_if_stuck(kind, name, description, elapsed)
             self.poller.sleep(delay)
@@ -164,9 +209,9 @@ def _raise_if_stuck(
     kind: Kind, name: str, description: dict[str, Any], elapsed: float
 ) -> None:
     status = description.get("status", "")
-    if status in FAILED:
+    if status in kind.failed:
         reason = description.get("failureReason") or "no reason given"
-        raise ProvisioningFailed(f"{kind.label} {name} is {status}: {reason}")
+        raise ResourceFailed(f"{kind.label} {name} is {status}: {reason}", description)
     if status.startswith("DELETE"):
         raise ProvisioningFailed(
             f"{kind.label} {name} is being deleted ({status}); run provision "
@@ -175,5 +220,5 @@ def _raise_if_stuck(
     if elapsed > kind.timeout_seconds:
         raise ProvisioningFailed(
             f"{kind.label} {name} is still {status} after {elapsed / 60:.0f} min; "
-            "run provision again to keep waiting (it resumes)"
+            "run the same command again to keep waiting (it resumes)"
         )

@@ -107,6 +107,9 @@ async def test_provision_builds_the_whole_chain_from_nothing(
         "RECLOOP_PERSONALIZE_TRACKING_ID": tracker.fields["trackingId"],
         "RECLOOP_PERSONALIZE_CAMPAIGN_ARN": campaign.arn,
         "RECLOOP_PERSONALIZE_FILTER_ARN": control_plane.of("Filter")[0].arn,
+        "RECLOOP_PERSONALIZE_DATASET_GROUP_ARN": control_plane.of("DatasetGroup")[
+            0
+        ].arn,
     }
     for key, value in expected.items():
         assert f"{key}={value}\n" in result.output
