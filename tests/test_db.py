@@ -56,20 +56,22 @@ async def test_a_write_rolls_back_on_error(database: Database) -> None:
         assert await session.scalar(text("SELECT count(*) FROM recommendations")) == 0
 
 
-async def test_concurrent_writers_queue_instead_of_failing(database: Database) -> None:
-    async def write(mpid: int) -> None:
-        async with database.write() as session:
-            await session.execute(
-                text(
-                    "INSERT INTO recommendations (mpid, items, recommendation_id, "
-                    "source, generated_at) VALUES (:mpid, '[]', 'r', 'popular', "
-                    "CURRENT_TIMESTAMP)"
-                ),
-                {"mpid": mpid},
-            )
-            await asyncio.sleep(0.01)
+async def _write_slowly(database: Database, mpid: int) -> None:
+    """A write transaction that holds the write lock a while."""
+    async with database.write() as session:
+        await session.execute(
+            text(
+                "INSERT INTO recommendations (mpid, items, recommendation_id, "
+                "source, generated_at) VALUES (:mpid, '[]', 'r', 'popular', "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"mpid": mpid},
+        )
+        await asyncio.sleep(0.01)
 
-    await asyncio.gather(*(write(mpid) for mpid in range(20)))
+
+async def test_concurrent_writers_queue_instead_of_failing(database: Database) -> None:
+    await asyncio.gather(*(_write_slowly(database, mpid) for mpid in range(20)))
     async with database.read() as session:
         assert await session.scalar(text("SELECT count(*) FROM recommendations")) == 20
 
@@ -91,19 +93,7 @@ async def test_sqlite_writers_of_one_process_queue_without_the_busy_timeout(
         async with database.write() as session:
             await session.execute(text("DELETE FROM recommendations"))
 
-        async def write(mpid: int) -> None:
-            async with database.write() as session:
-                await session.execute(
-                    text(
-                        "INSERT INTO recommendations (mpid, items, "
-                        "recommendation_id, source, generated_at) VALUES "
-                        "(:mpid, '[]', 'r', 'popular', CURRENT_TIMESTAMP)"
-                    ),
-                    {"mpid": mpid},
-                )
-                await asyncio.sleep(0.01)
-
-        await asyncio.gather(*(write(mpid) for mpid in range(10)))
+        await asyncio.gather(*(_write_slowly(database, mpid) for mpid in range(10)))
         async with database.read() as session:
             count = await session.scalar(text("SELECT count(*) FROM recommendations"))
         assert count == 10

@@ -67,6 +67,11 @@ class Report:
         self.rows.append((name, value, ratio))
         print(f"  {name:<48} {value:>28} {ratio:>10}", flush=True)
 
+    def load(self, name: str, result: LoadResult, ceiling: LoadResult) -> None:
+        """A load's rate with its ratio to the ceiling, then its latency."""
+        self.add(name, _rate(result), _ratio(result.per_second, ceiling.per_second))
+        self.add("  latency p50 / p99 (ms)", _latency(result))
+
 
 def ceiling(options: Options) -> tuple[LoadResult, LoadResult]:
     bare = bare_server(options.log_dir, options.server_cpus, options.workers).start()
@@ -100,12 +105,7 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
         ).start()
         try:
             one = _post(options, api.url, "/webhooks/mparticle", events=1)
-            report.add(
-                "ingest, 1-event batches (batches/s)",
-                _rate(one),
-                _ratio(one.per_second, bare_post.per_second),
-            )
-            report.add("  latency p50 / p99 (ms)", _latency(one))
+            report.load("ingest, 1-event batches (batches/s)", one, bare_post)
             _settle(api.url)
             ten = _post(options, api.url, "/webhooks/mparticle", events=10)
             report.add(
@@ -125,12 +125,9 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
         try:
             asyncio.run(_drained(database))
             shared = _post(options, server.url, "/webhooks/mparticle", events=1)
-            report.add(
-                "ingest, 1-event, job worker in the same process",
-                _rate(shared),
-                _ratio(shared.per_second, bare_post.per_second),
+            report.load(
+                "ingest, 1-event, job worker in the same process", shared, bare_post
             )
-            report.add("  latency p50 / p99 (ms)", _latency(shared))
             _settle(server.url)
 
             asyncio.run(_seed(server.url, database))
@@ -142,12 +139,7 @@ def measure(kind: str, options: Options, bare_post: LoadResult, bare_get: LoadRe
                 options.load_cpus,
                 {"BENCH_USERS": str(SEEDED_USERS)},
             )
-            report.add(
-                "GET /users/{mpid}/recs, cache hits (req/s)",
-                _rate(get),
-                _ratio(get.per_second, bare_get.per_second),
-            )
-            report.add("  latency p50 / p99 (ms)", _latency(get))
+            report.load("GET /users/{mpid}/recs, cache hits (req/s)", get, bare_get)
 
             # At half the rate this process sustains with its worker.
             p50, p95 = _freshness(server, shared.per_second / 2)

@@ -5,28 +5,13 @@ from datetime import datetime
 import pytest
 
 from tests.batches import inbound_batch, outbound_batch, product_event
+from tests.recs.shoppers import BIG_MPID, app_with_cached_lists
 
 pytestmark = pytest.mark.anyio
 
-CATALOG = [f"SKU-{n}" for n in range(20)]
-BIG_MPID = 7_346_244_611_012_968_789
-
-
-async def _store(start_app, **settings):
-    app = await start_app(**settings)
-    batches = [
-        outbound_batch(100 + u, product_event("view_detail", *CATALOG[u : u + 6]))
-        for u in range(12)
-    ]
-    batches.append(outbound_batch(BIG_MPID, product_event("add_to_cart", "SKU-2")))
-    await app.client.post("/webhooks/mparticle", json=batches)
-    await app.retrain()
-    await app.run_jobs()
-    return app
-
 
 async def test_a_known_user_gets_the_contracts_shape(start_app, database) -> None:
-    app = await _store(start_app)
+    app = await app_with_cached_lists(start_app)
     response = await app.client.get(f"/users/{BIG_MPID}/recs")
 
     assert response.status_code == 200
@@ -42,7 +27,7 @@ async def test_a_known_user_gets_the_contracts_shape(start_app, database) -> Non
 
 
 async def test_an_unknown_user_gets_popular_items(start_app, database) -> None:
-    app = await _store(start_app)
+    app = await app_with_cached_lists(start_app)
     body = (await app.client.get("/users/999/recs")).json()
     assert body["source"] == "popular"
     assert body["mpid"] == "999"
@@ -56,7 +41,7 @@ async def test_an_empty_store_answers_an_empty_popular_list(start_app, database)
 
 
 async def test_n_picks_how_many_items(start_app, database) -> None:
-    app = await _store(start_app)
+    app = await app_with_cached_lists(start_app)
     short = (await app.client.get("/users/100/recs?n=2")).json()
     longer = (await app.client.get("/users/100/recs?n=8")).json()
     default = (await app.client.get("/users/100/recs")).json()
@@ -94,7 +79,7 @@ async def test_negative_mpids_are_users_too(start_app, database) -> None:
 
 
 async def test_etag_and_cache_control_let_apps_and_cdns_cache(start_app, database):
-    app = await _store(start_app, recs_max_age_seconds=30)
+    app = await app_with_cached_lists(start_app, recs_max_age_seconds=30)
     first = await app.client.get("/users/100/recs")
     etag = first.headers["etag"]
 
@@ -114,7 +99,7 @@ async def test_etag_and_cache_control_let_apps_and_cdns_cache(start_app, databas
 
 
 async def test_the_etag_changes_when_the_list_changes(start_app, database) -> None:
-    app = await _store(start_app)
+    app = await app_with_cached_lists(start_app)
     before = (await app.client.get("/users/100/recs")).headers["etag"]
     bought = [
         item["item_id"]

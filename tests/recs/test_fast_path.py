@@ -6,12 +6,10 @@ from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from app.recs.fast_path import CachedRecsFastPath
-from tests.batches import outbound_batch, product_event
+from tests.recs.shoppers import BIG_MPID, app_with_cached_lists
 
 pytestmark = pytest.mark.anyio
 
-CATALOG = [f"SKU-{n}" for n in range(20)]
-KNOWN = 7_346_244_611_012_968_789
 TOKEN = "recs-token-value-for-tests"
 
 
@@ -24,19 +22,6 @@ class Route:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.reached.append(f"{scope['method']} {scope['path']}")
         await PlainTextResponse("routed", status_code=299)(scope, receive, send)
-
-
-async def _running(start_app, **settings):
-    app = await start_app(**settings)
-    batches = [
-        outbound_batch(100 + u, product_event("view_detail", *CATALOG[u : u + 6]))
-        for u in range(12)
-    ]
-    batches.append(outbound_batch(KNOWN, product_event("add_to_cart", "SKU-2")))
-    await app.client.post("/webhooks/mparticle", json=batches)
-    await app.retrain()
-    await app.run_jobs()
-    return app
 
 
 def _fast_path_client(app, route: Route) -> httpx.AsyncClient:
@@ -54,12 +39,12 @@ def _fast_path_client(app, route: Route) -> httpx.AsyncClient:
 async def test_a_cache_hit_is_answered_exactly_as_the_route_answers(
     start_app, database
 ) -> None:
-    app = await _running(start_app)
+    app = await app_with_cached_lists(start_app)
     route = Route()
     async with _fast_path_client(app, route) as client:
-        fast = await client.get(f"/users/{KNOWN}/recs?n=3")
+        fast = await client.get(f"/users/{BIG_MPID}/recs?n=3")
     # An extra query parameter takes the full app's request past the fast path.
-    routed = await app.client.get(f"/users/{KNOWN}/recs?n=3&page=home")
+    routed = await app.client.get(f"/users/{BIG_MPID}/recs?n=3&page=home")
 
     assert route.reached == []
     assert fast.status_code == routed.status_code == 200
@@ -71,12 +56,12 @@ async def test_a_cache_hit_is_answered_exactly_as_the_route_answers(
 
 
 async def test_a_matching_etag_gets_304_from_the_fast_path(start_app, database):
-    app = await _running(start_app)
+    app = await app_with_cached_lists(start_app)
     route = Route()
     async with _fast_path_client(app, route) as client:
-        etag = (await client.get(f"/users/{KNOWN}/recs")).headers["etag"]
+        etag = (await client.get(f"/users/{BIG_MPID}/recs")).headers["etag"]
         again = await client.get(
-            f"/users/{KNOWN}/recs", headers={"If-None-Match": f'W/{etag}, "other"'}
+            f"/users/{BIG_MPID}/recs", headers={"If-None-Match": f'W/{etag}, "other"'}
         )
     assert route.reached == []
     assert again.status_code == 304
@@ -87,20 +72,20 @@ async def test_a_matching_etag_gets_304_from_the_fast_path(start_app, database):
     "path",
     [
         "/users/999/recs",  # not cached: the route computes popular items
-        f"/users/{KNOWN}/recs?n=0",
-        f"/users/{KNOWN}/recs?n=101",
-        f"/users/{KNOWN}/recs?n=abc",
-        f"/users/{KNOWN}/recs?n=3&n=4",
+        f"/users/{BIG_MPID}/recs?n=0",
+        f"/users/{BIG_MPID}/recs?n=101",
+        f"/users/{BIG_MPID}/recs?n=abc",
+        f"/users/{BIG_MPID}/recs?n=3&n=4",
         "/users/9223372036854775808/recs",  # beyond signed 64 bits
         "/users/12x/recs",
-        f"/users/{KNOWN}/recs/",
-        f"/users/{KNOWN}",
+        f"/users/{BIG_MPID}/recs/",
+        f"/users/{BIG_MPID}",
     ],
 )
 async def test_everything_but_a_plain_hit_goes_to_the_route(
     start_app, database, path: str
 ) -> None:
-    app = await _running(start_app)
+    app = await app_with_cached_lists(start_app)
     route = Route()
     async with _fast_path_client(app, route) as client:
         response = await client.get(path)
@@ -109,11 +94,11 @@ async def test_everything_but_a_plain_hit_goes_to_the_route(
 
 
 async def test_other_methods_go_to_the_route(start_app, database) -> None:
-    app = await _running(start_app)
+    app = await app_with_cached_lists(start_app)
     route = Route()
     async with _fast_path_client(app, route) as client:
-        await client.delete(f"/users/{KNOWN}/recs")
-    assert route.reached == [f"DELETE /users/{KNOWN}/recs"]
+        await client.delete(f"/users/{BIG_MPID}/recs")
+    assert route.reached == [f"DELETE /users/{BIG_MPID}/recs"]
 
 
 @pytest.mark.parametrize(
@@ -129,11 +114,11 @@ async def test_other_methods_go_to_the_route(start_app, database) -> None:
 async def test_with_a_token_configured_only_the_right_one_is_answered_here(
     start_app, database, authorization: str | None, answered: bool
 ) -> None:
-    app = await _running(start_app, recs_token=TOKEN)
+    app = await app_with_cached_lists(start_app, recs_token=TOKEN)
     route = Route()
     headers = {"Authorization": authorization} if authorization else {}
     async with _fast_path_client(app, route) as client:
-        response = await client.get(f"/users/{KNOWN}/recs", headers=headers)
+        response = await client.get(f"/users/{BIG_MPID}/recs", headers=headers)
     assert (response.status_code == 200) is answered
     assert (route.reached == []) is answered
 
@@ -141,13 +126,13 @@ async def test_with_a_token_configured_only_the_right_one_is_answered_here(
 async def test_fast_answers_are_counted_under_the_route_template(
     start_app, database
 ) -> None:
-    app = await _running(start_app)
+    app = await app_with_cached_lists(start_app)
     before = await _hits_counted(app)
-    await app.client.get(f"/users/{KNOWN}/recs")
-    await app.client.get(f"/users/{KNOWN}/recs")
+    await app.client.get(f"/users/{BIG_MPID}/recs")
+    await app.client.get(f"/users/{BIG_MPID}/recs")
 
     assert await _hits_counted(app) == before + 2
-    assert str(KNOWN) not in (await app.client.get("/metrics")).text
+    assert str(BIG_MPID) not in (await app.client.get("/metrics")).text
 
 
 async def _hits_counted(app) -> float:
