@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from app.config import Settings
 from app.db import Database
+from app.memory import release_freed_memory
 from app.models import Interaction
 from app.recommenders.base import HistoryEvent, RecommendationList, ScoredItem
 from app.recommenders.embedded import snapshot, store
@@ -129,6 +130,8 @@ class EmbeddedRecommender:
             log.warning("recommender.snapshot_unreadable", id=newest.id, error=str(exc))
             return False
         self._model, self._snapshot = model, newest
+        del payload
+        await asyncio.to_thread(release_freed_memory)
         log.info("recommender.snapshot_loaded", id=newest.id, items=model.item_count)
         return True
 
@@ -155,6 +158,8 @@ class EmbeddedRecommender:
                 log.info("recommender.training_discarded", reason="erasure")
                 return previous, previous
             self._model, self._snapshot = model, info
+        del data
+        await asyncio.to_thread(release_freed_memory)
         log.info(
             "recommender.retrained",
             snapshot=info.id,
