@@ -146,12 +146,16 @@ class RecsService:
         rows: list[dict[str, Any]] = []
         sync: list[str] = []
         for mpid in mpids:
+            changed[mpid] = False
+            if mpid not in known:
+                continue
             new_ids = [item.item_id for item in lists[mpid].items]
-            changed[mpid] = mpid in known and cached.get(mpid, (None,))[0] != new_ids
-            if changed[mpid]:
+            item_ids, synced_ids = cached.get(mpid, (None, None))
+            if item_ids != new_ids:
+                changed[mpid] = True
                 rows.append(_row(mpid, lists[mpid]))
                 sync.append(str(mpid))
-            elif mpid in known and cached[mpid][1] != new_ids:
+            elif synced_ids != new_ids:
                 # A list first cached on a cache miss, or one whose
                 # write-back died, still reaches mParticle.
                 sync.append(str(mpid))
